@@ -1,0 +1,253 @@
+/**
+ * The default system (x86_64, no features) behind module-level functions of
+ * the crate's names, so the crate's quick start reads the same in
+ * TypeScript.
+ *
+ * @example The seed's quick start
+ * ```ts
+ * import { defPercpu, init, initPercpuReg, usize } from "@percpu/percpu";
+ * const CPU_COUNTER = defPercpu("CPU_COUNTER", usize, 0);
+ * init(4);
+ * initPercpuReg(0);
+ * console.log(CPU_COUNTER.readCurrent()); // 0
+ * CPU_COUNTER.writeCurrent(42);
+ * console.log(CPU_COUNTER.readCurrent()); // 42
+ * ```
+ *
+ * @module
+ */
+
+import {
+  type AreaLayout,
+  createPercpu,
+  type InitMemory,
+  type Percpu,
+  type PercpuSymbols,
+} from "./percpu.ts";
+import type { PercpuVar, ScalarPercpuVar } from "./percpu_var.ts";
+import type { ScalarKind, ScalarType, ScalarValue, Type, ValueOf } from "./types.ts";
+
+/**
+ * The default system: x86_64, no features, `CPU_NUM` 4.
+ *
+ * @example
+ * ```ts
+ * import { defaultPercpu } from "@percpu/percpu";
+ * console.log(defaultPercpu.arch, defaultPercpu.percpuReg); // "x86_64" "GS_BASE"
+ * ```
+ */
+export const defaultPercpu: Percpu = createPercpu();
+
+/**
+ * Defines a per-CPU variable in the default system (`#[def_percpu]`).
+ *
+ * @param name An identifier; the symbol is `__PERCPU_<name>`.
+ * @param type The type descriptor.
+ * @param init The initial value.
+ * @returns The variable.
+ *
+ * @example
+ * ```ts
+ * import { defPercpu, u32 } from "@percpu/percpu";
+ * const IRQ_COUNT = defPercpu("IRQ_COUNT", u32, 0);
+ * console.log(IRQ_COUNT.symbol); // "__PERCPU_IRQ_COUNT"
+ * ```
+ */
+export function defPercpu<K extends ScalarKind>(
+  name: string,
+  type: ScalarType<K>,
+  init: ScalarValue<K>,
+): ScalarPercpuVar<K>;
+/**
+ * Defines a per-CPU variable of a struct or array type; see the scalar
+ * overload for the rules.
+ *
+ * @param name An identifier.
+ * @param type The struct or array descriptor.
+ * @param init The initial value.
+ * @returns The variable's accessors.
+ */
+export function defPercpu<T extends Type>(name: string, type: T, init: ValueOf<T>): PercpuVar<T>;
+export function defPercpu(name: string, type: Type, init: unknown): PercpuVar {
+  return defaultPercpu.defPercpu(name, type, init as ValueOf<Type>);
+}
+
+/**
+ * Initialises the default system's areas (`percpu::init`).
+ *
+ * @param cpuCount Number of CPUs.
+ * @param memory Where to put the areas; omitted, the system allocates.
+ * @returns `cpuCount`.
+ *
+ * @example
+ * ```ts
+ * import { init, percpuAreaBase } from "@percpu/percpu";
+ * init(2);
+ * console.log(percpuAreaBase(1) - percpuAreaBase(0)); // 64
+ * ```
+ */
+export function init(cpuCount: number, memory?: InitMemory): number {
+  return defaultPercpu.init(cpuCount, memory);
+}
+
+/**
+ * Initialises the default system's areas in the section (`percpu::init_in_place`).
+ *
+ * @returns The number of areas, `CPU_NUM`.
+ *
+ * @example
+ * ```ts
+ * import { initInPlace } from "@percpu/percpu";
+ * console.log(initInPlace()); // 4
+ * ```
+ */
+export function initInPlace(): number {
+  return defaultPercpu.initInPlace();
+}
+
+/**
+ * Points the default system's per-CPU register at CPU `cpuId`'s area
+ * (`percpu::init_percpu_reg`).
+ *
+ * @param cpuId A CPU id.
+ *
+ * @example
+ * ```ts
+ * import { init, initPercpuReg, percpuAreaBase, readPercpuReg } from "@percpu/percpu";
+ * init(4);
+ * initPercpuReg(3);
+ * console.log(readPercpuReg() === percpuAreaBase(3)); // true
+ * ```
+ */
+export function initPercpuReg(cpuId: number): void {
+  defaultPercpu.initPercpuReg(cpuId);
+}
+
+/**
+ * Reads the default system's per-CPU register (`percpu::read_percpu_reg`).
+ *
+ * @returns The current area base.
+ *
+ * @example
+ * ```ts
+ * import { init, initPercpuReg, readPercpuReg } from "@percpu/percpu";
+ * init(1);
+ * initPercpuReg(0);
+ * console.log(readPercpuReg() > 0); // true
+ * ```
+ */
+export function readPercpuReg(): number {
+  return defaultPercpu.readPercpuReg();
+}
+
+/**
+ * Writes the default system's per-CPU register (`percpu::write_percpu_reg`).
+ *
+ * @param address The new area base.
+ *
+ * @example
+ * ```ts
+ * import { init, percpuAreaBase, readPercpuReg, writePercpuReg } from "@percpu/percpu";
+ * init(2);
+ * writePercpuReg(percpuAreaBase(1));
+ * console.log(readPercpuReg() === percpuAreaBase(1)); // true
+ * ```
+ */
+export function writePercpuReg(address: number): void {
+  defaultPercpu.writePercpuReg(address);
+}
+
+/**
+ * Number of areas the default system's section reserves (`percpu::percpu_area_num`).
+ *
+ * @returns `CPU_NUM`.
+ *
+ * @example
+ * ```ts
+ * import { percpuAreaNum } from "@percpu/percpu";
+ * console.log(percpuAreaNum()); // 4
+ * ```
+ */
+export function percpuAreaNum(): number {
+  return defaultPercpu.percpuAreaNum();
+}
+
+/**
+ * Unrounded area size of the default system (`percpu::percpu_area_size`).
+ *
+ * @returns Bytes.
+ *
+ * @example
+ * ```ts
+ * import { percpuAreaSize } from "@percpu/percpu";
+ * console.log(percpuAreaSize() >= 8); // true: x86_64's SELF_PTR
+ * ```
+ */
+export function percpuAreaSize(): number {
+  return defaultPercpu.percpuAreaSize();
+}
+
+/**
+ * Area base of a CPU in the default system (`percpu::percpu_area_base`).
+ *
+ * @param cpuId A CPU id.
+ * @returns The address.
+ *
+ * @example
+ * ```ts
+ * import { init, percpuAreaBase } from "@percpu/percpu";
+ * init(2);
+ * console.log(percpuAreaBase(0) % 64); // 0
+ * ```
+ */
+export function percpuAreaBase(cpuId: number): number {
+  return defaultPercpu.percpuAreaBase(cpuId);
+}
+
+/**
+ * Memory needed for `cpuCount` areas in the default system
+ * (`percpu::percpu_area_layout_expected`).
+ *
+ * @param cpuCount Number of CPUs.
+ * @returns Size and alignment.
+ *
+ * @example
+ * ```ts
+ * import { percpuAreaLayoutExpected } from "@percpu/percpu";
+ * console.log(percpuAreaLayoutExpected(4).align); // 64
+ * ```
+ */
+export function percpuAreaLayoutExpected(cpuCount: number): AreaLayout {
+  return defaultPercpu.percpuAreaLayoutExpected(cpuCount);
+}
+
+/**
+ * The default system's section symbols.
+ *
+ * @returns `_percpu_start`, `_percpu_end`, `_percpu_load_start`, `_percpu_load_end`.
+ *
+ * @example
+ * ```ts
+ * import { symbols } from "@percpu/percpu";
+ * console.log(symbols()._percpu_load_start); // 0
+ * ```
+ */
+export function symbols(): PercpuSymbols {
+  return defaultPercpu.symbols();
+}
+
+/**
+ * The default system's linker script snippet.
+ *
+ * @param options `cpuNum` to reserve.
+ * @returns The snippet.
+ *
+ * @example
+ * ```ts
+ * import { linkerScript } from "@percpu/percpu";
+ * console.log(linkerScript({ cpuNum: 8 }).includes("ALIGN(64) * 8")); // true
+ * ```
+ */
+export function linkerScript(options?: { cpuNum?: number }): string {
+  return defaultPercpu.linkerScript(options);
+}

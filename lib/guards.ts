@@ -1,0 +1,389 @@
+/**
+ * RAII guards in the style of the `kernel_guard` crate, as `Disposable`s for
+ * `using`. The kernel (or the simulator) implements {@linkcode KernelGuardIf}
+ * and installs it with {@linkcode setKernelGuardIf}; with none installed every
+ * guard does nothing, as on the crate's hosted targets.
+ *
+ * Order, as in `kernel_guard`: `NoPreemptIrqSave` disables preemption and
+ * then saves and disables IRQs; on release it restores IRQs and then enables
+ * preemption.
+ *
+ * @example A guarded critical section
+ * ```ts
+ * import { NoPreempt, setKernelGuardIf } from "@percpu/percpu";
+ * let depth = 0;
+ * setKernelGuardIf({ disablePreempt: () => void depth++, enablePreempt: () => void depth-- });
+ * {
+ *   using _guard = new NoPreempt();
+ *   console.log(depth); // 1
+ * }
+ * console.log(depth); // 0
+ * setKernelGuardIf(null);
+ * ```
+ *
+ * @module
+ */
+
+import { describe } from "./describe.ts";
+
+/**
+ * What guards call: implemented by the kernel, as `kernel_guard`'s
+ * `KernelGuardIf`. The IRQ methods are optional; without them `IrqSave`
+ * does nothing.
+ */
+export interface KernelGuardIf {
+  /** Disables preemption on the current CPU (increments the preempt count). */
+  disablePreempt(): void;
+  /** Enables preemption (decrements the count; may reschedule at zero). */
+  enablePreempt(): void;
+  /** Saves the IRQ state, disables local IRQs and returns the saved state. */
+  localIrqSaveAndDisable?(): number;
+  /** Restores the IRQ state saved by `localIrqSaveAndDisable`. */
+  localIrqRestore?(state: number): void;
+}
+
+let installed: KernelGuardIf | null = null;
+
+/**
+ * Installs the interface guards call, or removes it with `null`.
+ *
+ * @param impl The kernel's implementation, or `null` for no-op guards.
+ * @returns The previously installed interface, so a caller can restore it.
+ * @throws {TypeError} When `impl` lacks `disablePreempt`/`enablePreempt`, or
+ *   has only one of the two IRQ methods. Nothing is installed then.
+ *
+ * @example
+ * ```ts
+ * import { setKernelGuardIf } from "@percpu/percpu";
+ * const previous = setKernelGuardIf({ disablePreempt() {}, enablePreempt() {} });
+ * setKernelGuardIf(previous);
+ * ```
+ */
+export function setKernelGuardIf(impl: KernelGuardIf | null): KernelGuardIf | null {
+  if (impl !== null) {
+    if (typeof impl !== "object") {
+      throw new TypeError(`setKernelGuardIf expects an object or null, got ${describe(impl)}`);
+    }
+    for (const method of ["disablePreempt", "enablePreempt"] as const) {
+      if (typeof impl[method] !== "function") {
+        throw new TypeError(
+          `setKernelGuardIf: ${method} must be a function, got ${describe(impl[method])}`,
+        );
+      }
+    }
+    const save = typeof impl.localIrqSaveAndDisable;
+    const restore = typeof impl.localIrqRestore;
+    if ((save === "function") !== (restore === "function") || ![save, restore].every(optional)) {
+      throw new TypeError(
+        "setKernelGuardIf: localIrqSaveAndDisable and localIrqRestore must both be functions or both be absent",
+      );
+    }
+  }
+  const previous = installed;
+  installed = impl;
+  return previous;
+}
+
+function optional(type: string): boolean {
+  return type === "function" || type === "undefined";
+}
+
+/**
+ * The installed interface.
+ *
+ * @returns The interface guards currently call, or `null`.
+ *
+ * @example
+ * ```ts
+ * import { kernelGuardIf } from "@percpu/percpu";
+ * console.log(kernelGuardIf()); // null
+ * ```
+ */
+export function kernelGuardIf(): KernelGuardIf | null {
+  return installed;
+}
+
+/**
+ * Disables preemption without allocating a guard (the per-access path).
+ *
+ * @returns The interface that was called, to pass to {@linkcode preemptOn}.
+ */
+export function preemptOff(): KernelGuardIf | null {
+  const impl = installed;
+  impl?.disablePreempt();
+  return impl;
+}
+
+/**
+ * Re-enables preemption on the interface {@linkcode preemptOff} used.
+ *
+ * @param impl What `preemptOff` returned.
+ */
+export function preemptOn(impl: KernelGuardIf | null): void {
+  impl?.enablePreempt();
+}
+
+/**
+ * What the four guards share (`kernel_guard::BaseGuard`): they acquire on
+ * construction and release once, at the end of a `using` block or by hand.
+ */
+export abstract class BaseGuard implements Disposable {
+  #impl: KernelGuardIf | null;
+  #state: number;
+  #held = true;
+
+  /**
+   * Acquires on the installed interface.
+   *
+   * @param acquire Takes the interface and returns the state to release with.
+   */
+  constructor(acquire: (impl: KernelGuardIf | null) => number) {
+    this.#impl = installed;
+    this.#state = acquire(this.#impl);
+  }
+
+  /**
+   * Undoes the acquisition.
+   *
+   * @param impl The interface the guard acquired on.
+   * @param state What the acquisition returned.
+   */
+  protected abstract releaseOn(impl: KernelGuardIf | null, state: number): void;
+
+  /** Whether the guard still holds what it acquired. */
+  get held(): boolean {
+    return this.#held;
+  }
+
+  /**
+   * Releases what the guard acquired, on the interface it acquired it from.
+   * Releasing again does nothing, so the interface is never unbalanced.
+   */
+  release(): void {
+    if (!this.#held) return;
+    this.#held = false;
+    this.releaseOn(this.#impl, this.#state);
+  }
+
+  /** Releases the guard at the end of a `using` block. */
+  [Symbol.dispose](): void {
+    this.release();
+  }
+}
+
+function irqSave(impl: KernelGuardIf | null): number {
+  return impl?.localIrqSaveAndDisable?.() ?? 0;
+}
+
+function irqRestore(impl: KernelGuardIf | null, state: number): void {
+  impl?.localIrqRestore?.(state);
+}
+
+/**
+ * A guard that does nothing (`kernel_guard::NoOp`).
+ *
+ * @example
+ * ```ts
+ * import { NoOp } from "@percpu/percpu";
+ * using guard = new NoOp();
+ * console.log(guard.held); // true
+ * ```
+ */
+export class NoOp extends BaseGuard {
+  /** Acquires nothing. */
+  constructor() {
+    super(() => 0);
+  }
+
+  /**
+   * `BaseGuard::acquire`: does nothing.
+   *
+   * @returns The (empty) state.
+   */
+  static acquire(): number {
+    return 0;
+  }
+
+  /**
+   * `BaseGuard::release`: does nothing.
+   *
+   * @param _state What `acquire` returned.
+   */
+  static release(_state: number): void {}
+
+  /** Releases nothing. */
+  protected releaseOn(): void {}
+}
+
+/**
+ * Saves and disables local IRQs; restores them on release
+ * (`kernel_guard::IrqSave`).
+ *
+ * @example
+ * ```ts
+ * import { IrqSave, setKernelGuardIf } from "@percpu/percpu";
+ * let enabled = true;
+ * setKernelGuardIf({
+ *   disablePreempt() {},
+ *   enablePreempt() {},
+ *   localIrqSaveAndDisable() {
+ *     const saved = enabled ? 1 : 0;
+ *     enabled = false;
+ *     return saved;
+ *   },
+ *   localIrqRestore(state) {
+ *     enabled = state === 1;
+ *   },
+ * });
+ * {
+ *   using _irq = new IrqSave();
+ *   console.log(enabled); // false
+ * }
+ * console.log(enabled); // true
+ * setKernelGuardIf(null);
+ * ```
+ */
+export class IrqSave extends BaseGuard {
+  /** Saves and disables local IRQs. */
+  constructor() {
+    super(irqSave);
+  }
+
+  /**
+   * `BaseGuard::acquire`: saves and disables local IRQs.
+   *
+   * @returns The saved IRQ state.
+   */
+  static acquire(): number {
+    return irqSave(installed);
+  }
+
+  /**
+   * `BaseGuard::release`: restores the IRQ state.
+   *
+   * @param state What `acquire` returned.
+   */
+  static release(state: number): void {
+    irqRestore(installed, state);
+  }
+
+  /**
+   * Restores IRQs.
+   *
+   * @param impl The interface the guard acquired on.
+   * @param state The saved IRQ state.
+   */
+  protected releaseOn(impl: KernelGuardIf | null, state: number): void {
+    irqRestore(impl, state);
+  }
+}
+
+/**
+ * Disables preemption; enables it on release (`kernel_guard::NoPreempt`).
+ *
+ * @example
+ * ```ts
+ * import { NoPreempt } from "@percpu/percpu";
+ * const guard = new NoPreempt();
+ * guard.release();
+ * guard.release(); // a second release does nothing
+ * console.log(guard.held); // false
+ * ```
+ */
+export class NoPreempt extends BaseGuard {
+  /** Disables preemption. */
+  constructor() {
+    super((impl) => {
+      impl?.disablePreempt();
+      return 0;
+    });
+  }
+
+  /**
+   * `BaseGuard::acquire`: disables preemption.
+   *
+   * @returns The (empty) state.
+   */
+  static acquire(): number {
+    installed?.disablePreempt();
+    return 0;
+  }
+
+  /**
+   * `BaseGuard::release`: enables preemption.
+   *
+   * @param _state What `acquire` returned.
+   */
+  static release(_state: number): void {
+    installed?.enablePreempt();
+  }
+
+  /**
+   * Enables preemption.
+   *
+   * @param impl The interface the guard acquired on.
+   */
+  protected releaseOn(impl: KernelGuardIf | null): void {
+    impl?.enablePreempt();
+  }
+}
+
+/**
+ * Disables preemption, then saves and disables IRQs; on release restores
+ * IRQs, then enables preemption (`kernel_guard::NoPreemptIrqSave`).
+ *
+ * @example
+ * ```ts
+ * import { NoPreemptIrqSave, setKernelGuardIf } from "@percpu/percpu";
+ * const calls: string[] = [];
+ * setKernelGuardIf({
+ *   disablePreempt: () => void calls.push("preempt off"),
+ *   enablePreempt: () => void calls.push("preempt on"),
+ *   localIrqSaveAndDisable: () => (calls.push("irq off"), 1),
+ *   localIrqRestore: () => void calls.push("irq restore"),
+ * });
+ * new NoPreemptIrqSave()[Symbol.dispose]();
+ * console.log(calls.join(", ")); // "preempt off, irq off, irq restore, preempt on"
+ * setKernelGuardIf(null);
+ * ```
+ */
+export class NoPreemptIrqSave extends BaseGuard {
+  /** Disables preemption, then IRQs. */
+  constructor() {
+    super((impl) => {
+      impl?.disablePreempt();
+      return irqSave(impl);
+    });
+  }
+
+  /**
+   * `BaseGuard::acquire`: disables preemption, then saves and disables IRQs.
+   *
+   * @returns The saved IRQ state.
+   */
+  static acquire(): number {
+    installed?.disablePreempt();
+    return irqSave(installed);
+  }
+
+  /**
+   * `BaseGuard::release`: restores IRQs, then enables preemption.
+   *
+   * @param state What `acquire` returned.
+   */
+  static release(state: number): void {
+    irqRestore(installed, state);
+    installed?.enablePreempt();
+  }
+
+  /**
+   * Restores IRQs, then enables preemption.
+   *
+   * @param impl The interface the guard acquired on.
+   * @param state The saved IRQ state.
+   */
+  protected releaseOn(impl: KernelGuardIf | null, state: number): void {
+    irqRestore(impl, state);
+    impl?.enablePreempt();
+  }
+}

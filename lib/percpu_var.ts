@@ -1,0 +1,474 @@
+/**
+ * Per-CPU variables: the TypeScript form of the wrapper the crate's
+ * `#[def_percpu]` macro generates around `__PERCPU_<NAME>`.
+ *
+ * @module
+ */
+
+import {
+  type AccessOp,
+  type AccessProgram,
+  buildProgram,
+  type ProgramOptions,
+} from "./access_program.ts";
+import type { PercpuRegName } from "./arch_names.ts";
+import type { CpuContext } from "./cpu_context.ts";
+import { describe } from "./describe.ts";
+import type { FaultError } from "./errors.ts";
+import { preemptOff, preemptOn } from "./guards.ts";
+import type { AccessSymbols, ArchTable } from "./isa.ts";
+import type { Region } from "./memory.ts";
+import { makeRef, type PercpuMutRef, type PercpuRef, refLabel } from "./refs.ts";
+import { type ScalarCodec, scalarCodec } from "./scalar_codec.ts";
+import type { ScalarKind, ScalarType, ScalarValue, Type, ValueOf } from "./types.ts";
+
+/** Accessors every per-CPU variable has, whatever its type. */
+export interface PercpuVar<T extends Type = Type> {
+  /** The name it was defined with, e.g. `CPU_ID`. */
+  readonly name: string;
+  /** The section symbol, `__PERCPU_<name>`. */
+  readonly symbol: string;
+  /** The type descriptor. */
+  readonly type: T;
+  /** The initial value (deep-frozen): the section template's content. */
+  readonly initValue: Readonly<ValueOf<T>>;
+  /** Size in bytes on this system's architecture. */
+  readonly size: number;
+  /**
+   * Offset from a per-CPU area base (`X.offset()`); with `sp-naive`, the
+   * global's address.
+   *
+   * @returns The offset in bytes.
+   */
+  offset(): number;
+  /**
+   * Address of the symbol in `.percpu` (`X.symbol_vma()`): the offset when
+   * the section's VMA is 0, `_percpu_load_start + offset` under
+   * `non-zero-vma`, the global's address under `sp-naive`.
+   *
+   * @returns The symbol's VMA.
+   */
+  symbolVma(): number;
+  /**
+   * Address of the current CPU's copy (`X.current_ptr()`). Never guarded:
+   * the caller must keep preemption off while using it.
+   *
+   * @returns The simulated address.
+   * @throws {FaultError} On x86_64 when `GS_BASE` does not point at an area
+   *   (the pointer is read from the `SELF_PTR` slot through `gs:`).
+   */
+  currentPtr(): number;
+  /**
+   * A read-only reference to the current CPU's copy (`X.current_ref_raw()`).
+   *
+   * @returns The reference, bound to the address at the time of the call.
+   * @throws {FaultError} When the register does not point at an area.
+   */
+  currentRefRaw(): PercpuRef<T>;
+  /**
+   * A mutable reference to the current CPU's copy (`X.current_ref_mut_raw()`).
+   *
+   * @returns The reference, bound to the address at the time of the call.
+   * @throws {FaultError} When the register does not point at an area.
+   */
+  currentRefMutRaw(): PercpuMutRef<T>;
+  /**
+   * Runs `f` on the current CPU's copy (`X.with_current(f)`), inside one
+   * `NoPreempt` guard when the `preempt` feature is on. The guard is released
+   * even when `f` throws. `f` runs synchronously: do not await inside it.
+   *
+   * @param f Receives a mutable reference; only valid during the call.
+   * @returns What `f` returns.
+   * @throws {TypeError} When `f` is not a function (nothing is acquired).
+   */
+  withCurrent<R>(f: (ref: PercpuMutRef<T>) => R): R;
+  /**
+   * Writes the initial value into the current CPU's copy
+   * (`X.reset_to_init()`), guarded under `preempt`.
+   */
+  resetToInit(): void;
+  /**
+   * Address of CPU `cpu`'s copy (`X.remote_ptr(cpu)`). Never guarded.
+   *
+   * @param cpu A CPU id below the number of initialised areas.
+   * @returns The simulated address.
+   * @throws {RangeError} On a bad CPU id.
+   * @throws {NotInitializedError} Before `init()`.
+   */
+  remotePtr(cpu: number): number;
+  /**
+   * A read-only reference to CPU `cpu`'s copy (`X.remote_ref_raw(cpu)`).
+   *
+   * @param cpu A CPU id.
+   * @returns The reference.
+   */
+  remoteRefRaw(cpu: number): PercpuRef<T>;
+  /**
+   * A mutable reference to CPU `cpu`'s copy (`X.remote_ref_mut_raw(cpu)`).
+   *
+   * @param cpu A CPU id.
+   * @returns The reference.
+   */
+  remoteRefMutRaw(cpu: number): PercpuMutRef<T>;
+  /**
+   * The instructions the crate's macro emits for an access to this variable
+   * on this system's architecture and features, e.g. for `read` on x86_64
+   * `["mov rax, qword ptr gs:[offset __PERCPU_X]"]`.
+   *
+   * @param op Which access; structs and arrays have `offset`, `ptr`, `remote-ptr`.
+   * @param options The remote CPU for `remote-*`, the closure name for `with-current`.
+   * @returns One string per instruction.
+   * @throws {RangeError} On an op this variable does not have.
+   */
+  disassemble(op: AccessOp, options?: ProgramOptions): string[];
+  /**
+   * The same access as {@linkcode PercpuVar.disassemble}, as instructions
+   * the simulator executes.
+   *
+   * @param op Which access.
+   * @param options The remote CPU, the closure name.
+   * @returns The program (cached per op and options).
+   */
+  accessProgram(op: AccessOp, options?: ProgramOptions): AccessProgram;
+}
+
+/** A per-CPU variable of a scalar type, with the crate's direct accessors. */
+export interface ScalarPercpuVar<K extends ScalarKind = ScalarKind>
+  extends PercpuVar<ScalarType<K>> {
+  /**
+   * Reads the current CPU's value (`X.read_current()`), guarded under
+   * `preempt`.
+   *
+   * @returns The value.
+   * @throws {FaultError} When the per-CPU register does not point at an area.
+   */
+  readCurrent(): ScalarValue<K>;
+  /**
+   * Writes the current CPU's value (`X.write_current(v)`), guarded under
+   * `preempt`.
+   *
+   * @param value The new value.
+   * @throws {TypeError} On a wrong JavaScript type.
+   * @throws {RangeError} On a value the type cannot hold. Nothing is written.
+   */
+  writeCurrent(value: ScalarValue<K>): void;
+  /**
+   * Reads the current CPU's value without a guard (`X.read_current_raw()`).
+   *
+   * @returns The value.
+   */
+  readCurrentRaw(): ScalarValue<K>;
+  /**
+   * Writes the current CPU's value without a guard (`X.write_current_raw(v)`).
+   *
+   * @param value The new value.
+   */
+  writeCurrentRaw(value: ScalarValue<K>): void;
+  /**
+   * Adds to the current CPU's value, as Linux `this_cpu_add`, guarded under
+   * `preempt`. Fixed-width integers wrap; floats round; `usize`/`isize` on
+   * 64-bit targets throw `RangeError` when the result leaves the safe
+   * integers. `bool` throws `TypeError`.
+   *
+   * @param delta The amount (a `bigint` for `u64`/`i64`).
+   */
+  addCurrent(delta: ScalarValue<K>): void;
+  /**
+   * {@linkcode ScalarPercpuVar.addCurrent} without a guard.
+   *
+   * @param delta The amount.
+   */
+  addCurrentRaw(delta: ScalarValue<K>): void;
+}
+
+/** What a variable needs from the system that defined it. */
+export interface VarHost {
+  /** `usize` width. */
+  readonly pointerBytes: 4 | 8;
+  /** The architecture's access sequences. */
+  readonly table: ArchTable;
+  /** `sp-naive` is on. */
+  readonly naive: boolean;
+  /** `preempt` is on. */
+  readonly preempt: boolean;
+  /** `_percpu_load_start` under `non-zero-vma`, else `null`. */
+  readonly loadStart: number | null;
+  /** x86_64: VMA of `__PERCPU_SELF_PTR`. */
+  readonly selfPtrVma: number;
+  /** The per-CPU register's name. */
+  readonly percpuReg: PercpuRegName;
+  /** The current CPU's registers. */
+  readonly context: CpuContext;
+  /** The fault for an access through a register that points nowhere. */
+  fault(context: CpuContext, who: string): FaultError;
+  /** What `current_ptr` adds the symbol VMA to (register, `SELF_PTR`, or 0). */
+  currentPtrBase(who: string): number;
+  /** Area base of a CPU (validates the id). */
+  percpuAreaBase(cpu: number): number;
+  /** The region holding an aligned object, or a `FaultError`. */
+  resolve(address: number, size: number, align: number, who: string): Region;
+  /** The CPU whose area holds an address, or −1. */
+  cpuOfAddress(address: number): number;
+}
+
+function notScalar(name: string, type: Type): ScalarCodec {
+  const fail = (): never => {
+    throw new TypeError(
+      `${name} has type ${type.kind}; the direct accessors are only for scalar types, use withCurrent() or a ref`,
+    );
+  };
+  return { kind: "u8", size: 0, read: fail, write: fail, check: fail, checkDelta: fail, add: fail };
+}
+
+interface RefCache {
+  lastAddress: number;
+  last: PercpuMutRef<Type> | null;
+  readonly byAddress: Map<number, PercpuMutRef<Type>>;
+}
+
+function refCache(): RefCache {
+  return { lastAddress: -1, last: null, byAddress: new Map() };
+}
+
+/**
+ * The implementation behind {@linkcode PercpuVar} and
+ * {@linkcode ScalarPercpuVar}: one class, so every access site sees one
+ * shape. For structs and arrays the scalar accessors throw `TypeError`.
+ */
+export class PercpuVariable<T extends Type = Type> {
+  readonly name: string;
+  readonly symbol: string;
+  readonly type: T;
+  readonly initValue: Readonly<ValueOf<T>>;
+  readonly size: number;
+  readonly #host: VarHost;
+  readonly #offset: number;
+  readonly #vma: number;
+  readonly #align: number;
+  readonly #kind: ScalarKind | null;
+  readonly #codec: ScalarCodec;
+  readonly #preempt: boolean;
+  readonly #who: {
+    read: string;
+    write: string;
+    add: string;
+    ptr: string;
+    ref: string;
+  };
+  readonly #refs = refCache();
+  readonly #mutRefs = refCache();
+  readonly #programs = new Map<string, AccessProgram>();
+
+  /**
+   * Creates the wrapper of a placed variable.
+   *
+   * @param host The defining system.
+   * @param name The name.
+   * @param type The type.
+   * @param initValue The frozen initial value.
+   * @param offset Offset from the area base (the address under `sp-naive`).
+   * @param layout Size and alignment on the system's architecture.
+   */
+  constructor(
+    host: VarHost,
+    name: string,
+    type: T,
+    initValue: ValueOf<T>,
+    offset: number,
+    layout: { size: number; align: number },
+  ) {
+    this.#host = host;
+    this.name = name;
+    this.symbol = `__PERCPU_${name}`;
+    this.type = type;
+    this.initValue = initValue;
+    this.size = layout.size;
+    this.#align = layout.align;
+    this.#offset = offset;
+    this.#vma = offset + (host.naive ? 0 : host.loadStart ?? 0);
+    this.#preempt = host.preempt;
+    this.#kind = type.kind === "struct" || type.kind === "array" ? null : type.kind;
+    this.#codec = this.#kind === null
+      ? notScalar(name, type)
+      : scalarCodec(this.#kind, host.pointerBytes);
+    this.#who = {
+      read: `${name}.readCurrent`,
+      write: `${name}.writeCurrent`,
+      add: `${name}.addCurrent`,
+      ptr: `${name}.currentPtr`,
+      ref: name,
+    };
+  }
+
+  offset(): number {
+    return this.#offset;
+  }
+
+  symbolVma(): number {
+    return this.#vma;
+  }
+
+  readCurrentRaw(): never {
+    const context = this.#host.context;
+    const area = context.area;
+    if (area === null) throw this.#host.fault(context, this.#who.read);
+    return this.#codec.read(area, context.byte + this.#offset) as never;
+  }
+
+  writeCurrentRaw(value: unknown): void {
+    this.#codec.check(value, this.#who.write);
+    const context = this.#host.context;
+    const area = context.area;
+    if (area === null) throw this.#host.fault(context, this.#who.write);
+    this.#codec.write(area, context.byte + this.#offset, value);
+  }
+
+  addCurrentRaw(delta: unknown): void {
+    const codec = this.#codec;
+    codec.checkDelta(delta, this.#who.add);
+    const context = this.#host.context;
+    const area = context.area;
+    if (area === null) throw this.#host.fault(context, this.#who.add);
+    const byte = context.byte + this.#offset;
+    codec.write(area, byte, codec.add(codec.read(area, byte), delta, this.#who.add));
+  }
+
+  readCurrent(): never {
+    if (!this.#preempt) return this.readCurrentRaw();
+    const guard = preemptOff();
+    try {
+      return this.readCurrentRaw();
+    } finally {
+      preemptOn(guard);
+    }
+  }
+
+  writeCurrent(value: unknown): void {
+    if (!this.#preempt) return this.writeCurrentRaw(value);
+    const guard = preemptOff();
+    try {
+      this.writeCurrentRaw(value);
+    } finally {
+      preemptOn(guard);
+    }
+  }
+
+  addCurrent(delta: unknown): void {
+    if (!this.#preempt) return this.addCurrentRaw(delta);
+    const guard = preemptOff();
+    try {
+      this.addCurrentRaw(delta);
+    } finally {
+      preemptOn(guard);
+    }
+  }
+
+  currentPtr(): number {
+    return this.#host.currentPtrBase(this.#who.ptr) + this.#vma;
+  }
+
+  currentRefRaw(): never {
+    return this.#refAt(this.currentPtr(), this.#refs, false) as never;
+  }
+
+  currentRefMutRaw(): never {
+    return this.#refAt(this.currentPtr(), this.#mutRefs, true) as never;
+  }
+
+  withCurrent<R>(f: (ref: never) => R): R {
+    if (typeof f !== "function") {
+      throw new TypeError(`${this.name}.withCurrent expects a function, got ${describe(f)}`);
+    }
+    if (!this.#preempt) return f(this.currentRefMutRaw());
+    const guard = preemptOff();
+    try {
+      return f(this.currentRefMutRaw());
+    } finally {
+      preemptOn(guard);
+    }
+  }
+
+  resetToInit(): void {
+    const reset = () => {
+      (this.#refAt(this.currentPtr(), this.#mutRefs, true) as { value: unknown }).value =
+        this.initValue;
+    };
+    if (!this.#preempt) return reset();
+    const guard = preemptOff();
+    try {
+      reset();
+    } finally {
+      preemptOn(guard);
+    }
+  }
+
+  remotePtr(cpu: number): number {
+    return this.#host.percpuAreaBase(cpu) + this.#offset;
+  }
+
+  remoteRefRaw(cpu: number): never {
+    return this.#refAt(this.remotePtr(cpu), this.#refs, false) as never;
+  }
+
+  remoteRefMutRaw(cpu: number): never {
+    return this.#refAt(this.remotePtr(cpu), this.#mutRefs, true) as never;
+  }
+
+  disassemble(op: AccessOp, options?: ProgramOptions): string[] {
+    return this.accessProgram(op, options).instructions.map((i) => i.text);
+  }
+
+  accessProgram(op: AccessOp, options: ProgramOptions = {}): AccessProgram {
+    const key = `${op}|${options.cpu ?? 0}|${options.fn ?? "f"}`;
+    let program = this.#programs.get(key);
+    if (!program) {
+      const host = this.#host;
+      program = buildProgram(
+        {
+          table: host.table,
+          symbols: this.#symbols(),
+          kind: this.#kind,
+          naive: host.naive,
+          preempt: host.preempt,
+        },
+        op,
+        options,
+      );
+      this.#programs.set(key, program);
+    }
+    return program;
+  }
+
+  #symbols(): AccessSymbols {
+    const host = this.#host;
+    return {
+      symbol: this.symbol,
+      vma: this.#vma,
+      loadStart: host.naive ? null : host.loadStart,
+      selfPtrVma: host.selfPtrVma,
+      percpuReg: host.percpuReg,
+    };
+  }
+
+  #refAt(address: number, cache: RefCache, mutable: boolean): PercpuMutRef<Type> {
+    if (address === cache.lastAddress) return cache.last!;
+    let ref = cache.byAddress.get(address);
+    if (!ref) {
+      const host = this.#host;
+      const cpu = host.cpuOfAddress(address);
+      const label = refLabel(this.name, address, cpu < 0 ? null : cpu);
+      const region = host.resolve(address, this.size, this.#align, label);
+      ref = makeRef({
+        type: this.type,
+        region,
+        address,
+        pointerBytes: host.pointerBytes,
+        label,
+      }, mutable);
+      cache.byAddress.set(address, ref);
+    }
+    cache.lastAddress = address;
+    cache.last = ref;
+    return ref;
+  }
+}

@@ -1,0 +1,545 @@
+/**
+ * Type descriptors for per-CPU variables: the scalar types of the `percpu`
+ * crate plus signed and float types, C-layout structs and fixed arrays.
+ *
+ * A descriptor says how a value is laid out in memory; the JavaScript value
+ * type follows from it ({@linkcode ValueOf}). Sizes of `usize`/`isize` depend
+ * on the architecture, so sizes are asked of {@linkcode sizeOf} with an arch.
+ *
+ * @module
+ */
+
+import type { Arch } from "./arch_names.ts";
+import { describe } from "./describe.ts";
+
+/** Names of the scalar types. */
+export type ScalarKind =
+  | "bool"
+  | "u8"
+  | "u16"
+  | "u32"
+  | "u64"
+  | "usize"
+  | "i8"
+  | "i16"
+  | "i32"
+  | "i64"
+  | "isize"
+  | "f32"
+  | "f64";
+
+/** Scalar kinds whose values are JavaScript `bigint`. */
+export type BigIntKind = "u64" | "i64";
+
+/** Scalar kinds whose values are JavaScript `number`. */
+export type NumberKind = Exclude<ScalarKind, BigIntKind | "bool">;
+
+/** Descriptor of a scalar type such as {@linkcode u32}. */
+export interface ScalarType<K extends ScalarKind = ScalarKind> {
+  /** The scalar's name, as in Rust. */
+  readonly kind: K;
+}
+
+/** Field descriptors of a struct, in declaration order. */
+export interface StructFields {
+  /** A field's type, by field name. */
+  readonly [field: string]: Type;
+}
+
+/** Descriptor of a C-layout struct made with {@linkcode struct}. */
+export interface StructType<F extends StructFields = StructFields> {
+  /** Always `"struct"`. */
+  readonly kind: "struct";
+  /** The fields in declaration order. */
+  readonly fields: F;
+}
+
+/** Descriptor of a fixed-length array made with {@linkcode array}. */
+export interface ArrayType<E extends Type = Type> {
+  /** Always `"array"`. */
+  readonly kind: "array";
+  /** The element type. */
+  readonly element: E;
+  /** The number of elements. */
+  readonly length: number;
+}
+
+/** Any type descriptor a per-CPU variable can have. */
+export type Type = ScalarType | StructType | ArrayType;
+
+/** The JavaScript value of a variable of type `T`. */
+export type ValueOf<T extends Type> = T extends ScalarType<infer K> ? ScalarValue<K>
+  : T extends StructType<infer F> ? { -readonly [P in keyof F]: ValueOf<F[P]> }
+  : T extends ArrayType<infer E> ? ValueOf<E>[]
+  : never;
+
+/** The JavaScript value of a scalar of kind `K`. */
+export type ScalarValue<K extends ScalarKind> = K extends "bool" ? boolean
+  : K extends BigIntKind ? bigint
+  : number;
+
+function scalar<K extends ScalarKind>(kind: K): ScalarType<K> {
+  return Object.freeze({ kind });
+}
+
+/**
+ * `bool`: one byte, 0 or 1; JavaScript `boolean`.
+ *
+ * @example Define a flag
+ * ```ts
+ * import { bool, createPercpu } from "@percpu/percpu";
+ * const p = createPercpu();
+ * const flag = p.defPercpu("FLAG", bool, true);
+ * console.log(flag.symbol); // "__PERCPU_FLAG"
+ * ```
+ */
+export const bool: ScalarType<"bool"> = scalar("bool");
+/**
+ * `u8`: unsigned 8-bit integer; JavaScript `number`.
+ *
+ * @example
+ * ```ts
+ * import { sizeOf, u8 } from "@percpu/percpu";
+ * console.log(sizeOf(u8)); // 1
+ * ```
+ */
+export const u8: ScalarType<"u8"> = scalar("u8");
+/**
+ * `u16`: unsigned 16-bit integer; JavaScript `number`.
+ *
+ * @example
+ * ```ts
+ * import { sizeOf, u16 } from "@percpu/percpu";
+ * console.log(sizeOf(u16)); // 2
+ * ```
+ */
+export const u16: ScalarType<"u16"> = scalar("u16");
+/**
+ * `u32`: unsigned 32-bit integer; JavaScript `number`.
+ *
+ * @example
+ * ```ts
+ * import { sizeOf, u32 } from "@percpu/percpu";
+ * console.log(sizeOf(u32)); // 4
+ * ```
+ */
+export const u32: ScalarType<"u32"> = scalar("u32");
+/**
+ * `u64`: unsigned 64-bit integer; JavaScript `bigint`.
+ *
+ * @example
+ * ```ts
+ * import { sizeOf, u64 } from "@percpu/percpu";
+ * console.log(sizeOf(u64)); // 8
+ * ```
+ */
+export const u64: ScalarType<"u64"> = scalar("u64");
+/**
+ * `usize`: pointer-sized unsigned integer (8 bytes; 4 on `arm`); a safe
+ * JavaScript `number`.
+ *
+ * @example
+ * ```ts
+ * import { sizeOf, usize } from "@percpu/percpu";
+ * console.log(sizeOf(usize), sizeOf(usize, "arm")); // 8 4
+ * ```
+ */
+export const usize: ScalarType<"usize"> = scalar("usize");
+/**
+ * `i8`: signed 8-bit integer; JavaScript `number`.
+ *
+ * @example
+ * ```ts
+ * import { i8, sizeOf } from "@percpu/percpu";
+ * console.log(sizeOf(i8)); // 1
+ * ```
+ */
+export const i8: ScalarType<"i8"> = scalar("i8");
+/**
+ * `i16`: signed 16-bit integer; JavaScript `number`.
+ *
+ * @example
+ * ```ts
+ * import { i16, sizeOf } from "@percpu/percpu";
+ * console.log(sizeOf(i16)); // 2
+ * ```
+ */
+export const i16: ScalarType<"i16"> = scalar("i16");
+/**
+ * `i32`: signed 32-bit integer; JavaScript `number`.
+ *
+ * @example
+ * ```ts
+ * import { i32, sizeOf } from "@percpu/percpu";
+ * console.log(sizeOf(i32)); // 4
+ * ```
+ */
+export const i32: ScalarType<"i32"> = scalar("i32");
+/**
+ * `i64`: signed 64-bit integer; JavaScript `bigint`.
+ *
+ * @example
+ * ```ts
+ * import { i64, sizeOf } from "@percpu/percpu";
+ * console.log(sizeOf(i64)); // 8
+ * ```
+ */
+export const i64: ScalarType<"i64"> = scalar("i64");
+/**
+ * `isize`: pointer-sized signed integer (8 bytes; 4 on `arm`); a safe
+ * JavaScript `number`.
+ *
+ * @example
+ * ```ts
+ * import { isize, sizeOf } from "@percpu/percpu";
+ * console.log(sizeOf(isize, "arm")); // 4
+ * ```
+ */
+export const isize: ScalarType<"isize"> = scalar("isize");
+/**
+ * `f32`: IEEE-754 single precision; JavaScript `number` (rounded on write).
+ *
+ * @example
+ * ```ts
+ * import { f32, sizeOf } from "@percpu/percpu";
+ * console.log(sizeOf(f32)); // 4
+ * ```
+ */
+export const f32: ScalarType<"f32"> = scalar("f32");
+/**
+ * `f64`: IEEE-754 double precision; JavaScript `number`.
+ *
+ * @example
+ * ```ts
+ * import { f64, sizeOf } from "@percpu/percpu";
+ * console.log(sizeOf(f64)); // 8
+ * ```
+ */
+export const f64: ScalarType<"f64"> = scalar("f64");
+
+/** Every scalar descriptor by name. */
+export const SCALAR_TYPES: Readonly<{ [K in ScalarKind]: ScalarType<K> }> = Object.freeze({
+  bool,
+  u8,
+  u16,
+  u32,
+  u64,
+  usize,
+  i8,
+  i16,
+  i32,
+  i64,
+  isize,
+  f32,
+  f64,
+});
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * Tells whether a string is a valid identifier for a variable or field name
+ * (ASCII letters, digits and `_`, not starting with a digit), as a Rust
+ * static or a C symbol must be.
+ *
+ * @param name The candidate name.
+ * @returns `true` when `name` can be used.
+ *
+ * @example
+ * ```ts
+ * import { isIdentifier } from "@percpu/percpu";
+ * console.log(isIdentifier("CPU_ID"), isIdentifier("2x")); // true false
+ * ```
+ */
+export function isIdentifier(name: string): boolean {
+  return IDENTIFIER.test(name);
+}
+
+/**
+ * Tells whether a value is a type descriptor made by this module.
+ *
+ * @param value Anything.
+ * @returns `true` for scalar, struct and array descriptors.
+ *
+ * @example
+ * ```ts
+ * import { isType, u8 } from "@percpu/percpu";
+ * console.log(isType(u8), isType({ kind: "u128" })); // true false
+ * ```
+ */
+export function isType(value: unknown): value is Type {
+  if (typeof value !== "object" || value === null) return false;
+  const kind = (value as { kind?: unknown }).kind;
+  if (typeof kind !== "string") return false;
+  if (kind === "struct" || kind === "array") return DESCRIPTORS.has(value);
+  return Object.hasOwn(SCALAR_TYPES, kind) && SCALAR_TYPES[kind as ScalarKind] === value;
+}
+
+/** Composite descriptors made by {@linkcode struct} and {@linkcode array}. */
+const DESCRIPTORS = new WeakSet<object>();
+
+/**
+ * Describes a C-layout struct: fields in declaration order, each at its
+ * natural alignment, the size padded to the largest field alignment.
+ *
+ * @param fields Field names (identifiers) mapped to their types.
+ * @returns The struct descriptor.
+ * @throws {TypeError} When a field name is not an identifier or a field type
+ *   is not a descriptor, or when there are no fields.
+ *
+ * @example Rust's `struct Struct { foo: usize, bar: u8 }`
+ * ```ts
+ * import { offsetOf, sizeOf, struct, u8, usize } from "@percpu/percpu";
+ * const S = struct({ foo: usize, bar: u8 });
+ * console.log(sizeOf(S), offsetOf(S, "bar")); // 16 8
+ * ```
+ */
+export function struct<const F extends StructFields>(fields: F): StructType<F> {
+  if (typeof fields !== "object" || fields === null || Array.isArray(fields)) {
+    throw new TypeError(`struct() expects an object of field types, got ${describe(fields)}`);
+  }
+  const names = Object.keys(fields);
+  if (names.length === 0) {
+    throw new TypeError(
+      "struct() needs at least one field; zero-sized per-CPU data is not supported",
+    );
+  }
+  for (const name of names) {
+    if (!isIdentifier(name)) {
+      throw new TypeError(
+        `struct field name ${JSON.stringify(name)} is not an identifier ([A-Za-z_][A-Za-z0-9_]*)`,
+      );
+    }
+    if (!isType(fields[name])) {
+      throw new TypeError(
+        `struct field "${name}" has ${
+          describe(fields[name])
+        }; expected a type descriptor such as u32`,
+      );
+    }
+  }
+  const descriptor = Object.freeze({
+    kind: "struct" as const,
+    fields: Object.freeze({ ...fields }),
+  });
+  DESCRIPTORS.add(descriptor);
+  return descriptor;
+}
+
+/**
+ * Describes a fixed-length array `[T; N]`.
+ *
+ * @param element The element type.
+ * @param length The number of elements, an integer from 1 to 2^20.
+ * @returns The array descriptor.
+ * @throws {TypeError} When `element` is not a descriptor.
+ * @throws {RangeError} When `length` is out of range.
+ *
+ * @example
+ * ```ts
+ * import { array, sizeOf, u16 } from "@percpu/percpu";
+ * console.log(sizeOf(array(u16, 3))); // 6
+ * ```
+ */
+export function array<E extends Type>(element: E, length: number): ArrayType<E> {
+  if (!isType(element)) {
+    throw new TypeError(`array() element must be a type descriptor, got ${describe(element)}`);
+  }
+  if (!Number.isInteger(length) || length < 1 || length > MAX_ARRAY_LENGTH) {
+    throw new RangeError(
+      `array() length must be an integer from 1 to ${MAX_ARRAY_LENGTH}, got ${describe(length)}`,
+    );
+  }
+  const descriptor = Object.freeze({ kind: "array" as const, element, length });
+  DESCRIPTORS.add(descriptor);
+  return descriptor;
+}
+
+const MAX_ARRAY_LENGTH = 1 << 20;
+
+/**
+ * Size in bytes of a scalar kind on an architecture.
+ *
+ * @param kind The scalar kind.
+ * @param pointerBytes The architecture's pointer width.
+ * @returns The size, which is also the scalar's alignment.
+ */
+export function scalarSize(kind: ScalarKind, pointerBytes: 4 | 8): number {
+  switch (kind) {
+    case "bool":
+    case "u8":
+    case "i8":
+      return 1;
+    case "u16":
+    case "i16":
+      return 2;
+    case "u32":
+    case "i32":
+    case "f32":
+      return 4;
+    case "u64":
+    case "i64":
+    case "f64":
+      return 8;
+    case "usize":
+    case "isize":
+      return pointerBytes;
+  }
+}
+
+/** The byte layout of a type on one architecture. */
+export interface TypeLayout {
+  /** Size in bytes, a multiple of `align`. */
+  readonly size: number;
+  /** Alignment in bytes. */
+  readonly align: number;
+  /** For structs: each field's byte offset, in declaration order. */
+  readonly fieldOffsets?: Readonly<Record<string, number>>;
+}
+
+const layoutCache = new WeakMap<object, Map<number, TypeLayout>>();
+
+/**
+ * Computes the C layout of a type for a pointer width.
+ *
+ * @param type The descriptor.
+ * @param pointerBytes 8 on 64-bit architectures, 4 on `arm`.
+ * @returns Size, alignment and, for structs, field offsets.
+ */
+export function layoutOf(type: Type, pointerBytes: 4 | 8): TypeLayout {
+  let perWidth = layoutCache.get(type);
+  const cached = perWidth?.get(pointerBytes);
+  if (cached) return cached;
+  let result: TypeLayout;
+  if (type.kind === "struct") {
+    let offset = 0;
+    let align = 1;
+    const fieldOffsets: Record<string, number> = {};
+    for (const [name, field] of Object.entries(type.fields)) {
+      const inner = layoutOf(field, pointerBytes);
+      offset = alignUp(offset, inner.align);
+      fieldOffsets[name] = offset;
+      offset += inner.size;
+      align = Math.max(align, inner.align);
+    }
+    result = Object.freeze({
+      size: alignUp(offset, align),
+      align,
+      fieldOffsets: Object.freeze(fieldOffsets),
+    });
+  } else if (type.kind === "array") {
+    const inner = layoutOf(type.element, pointerBytes);
+    result = Object.freeze({ size: inner.size * type.length, align: inner.align });
+  } else {
+    const size = scalarSize(type.kind, pointerBytes);
+    result = Object.freeze({ size, align: size });
+  }
+  if (!perWidth) layoutCache.set(type, perWidth = new Map());
+  perWidth.set(pointerBytes, result);
+  return result;
+}
+
+function pointerBytesOf(arch: Arch): 4 | 8 {
+  return arch === "arm" ? 4 : 8;
+}
+
+/**
+ * Size in bytes of a type on an architecture (C `sizeof`).
+ *
+ * @param type The descriptor.
+ * @param arch The architecture; `usize`/`isize` are 4 bytes on `arm`.
+ * @returns The size in bytes.
+ *
+ * @example
+ * ```ts
+ * import { sizeOf, struct, u8, usize } from "@percpu/percpu";
+ * const S = struct({ foo: usize, bar: u8 });
+ * console.log(sizeOf(S), sizeOf(S, "arm")); // 16 8
+ * ```
+ */
+export function sizeOf(type: Type, arch: Arch = "x86_64"): number {
+  return layoutOf(type, pointerBytesOf(arch)).size;
+}
+
+/**
+ * Alignment in bytes of a type on an architecture (C `alignof`).
+ *
+ * @param type The descriptor.
+ * @param arch The architecture.
+ * @returns The alignment in bytes.
+ *
+ * @example
+ * ```ts
+ * import { alignOf, struct, u16, u8 } from "@percpu/percpu";
+ * console.log(alignOf(struct({ a: u8, b: u16 }))); // 2
+ * ```
+ */
+export function alignOf(type: Type, arch: Arch = "x86_64"): number {
+  return layoutOf(type, pointerBytesOf(arch)).align;
+}
+
+/**
+ * Byte offset of a struct field (C `offsetof`).
+ *
+ * @param type The struct descriptor.
+ * @param field The field name.
+ * @param arch The architecture.
+ * @returns The field's offset from the start of the struct.
+ * @throws {RangeError} When the struct has no such field.
+ *
+ * @example
+ * ```ts
+ * import { offsetOf, struct, u32, u8 } from "@percpu/percpu";
+ * console.log(offsetOf(struct({ a: u8, b: u32 }), "b")); // 4
+ * ```
+ */
+export function offsetOf<F extends StructFields>(
+  type: StructType<F>,
+  field: keyof F & string,
+  arch: Arch = "x86_64",
+): number {
+  const offsets = layoutOf(type, pointerBytesOf(arch)).fieldOffsets!;
+  if (!Object.hasOwn(offsets, field)) {
+    throw new RangeError(
+      `struct has no field ${JSON.stringify(field)}; fields are ${Object.keys(offsets).join(", ")}`,
+    );
+  }
+  return offsets[field];
+}
+
+/**
+ * Renders a descriptor as Rust type syntax, e.g. `[u8; 4]`.
+ *
+ * @param type The descriptor.
+ * @returns The Rust spelling (structs as `struct { a: u8, … }`).
+ *
+ * @example
+ * ```ts
+ * import { array, typeName, u8 } from "@percpu/percpu";
+ * console.log(typeName(array(u8, 4))); // "[u8; 4]"
+ * ```
+ */
+export function typeName(type: Type): string {
+  if (type.kind === "array") return `[${typeName(type.element)}; ${type.length}]`;
+  if (type.kind === "struct") {
+    const fields = Object.entries(type.fields).map(([name, t]) => `${name}: ${typeName(t)}`);
+    return `struct { ${fields.join(", ")} }`;
+  }
+  return type.kind;
+}
+
+/**
+ * Rounds `value` up to a multiple of `align` (a power of two).
+ *
+ * @param value A non-negative integer.
+ * @param align A power of two.
+ * @returns The smallest multiple of `align` that is ≥ `value`.
+ *
+ * @example
+ * ```ts
+ * import { alignUp } from "@percpu/percpu";
+ * console.log(alignUp(65, 64)); // 128
+ * ```
+ */
+export function alignUp(value: number, align: number): number {
+  return Math.ceil(value / align) * align;
+}
