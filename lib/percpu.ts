@@ -343,7 +343,45 @@ export class Percpu {
    * @throws {RangeError} On a bad `cpuCount` or `byteOffset`.
    */
   init(cpuCount: number, memory?: InitMemory): number {
-    checkCpuCount(cpuCount, "init: cpuCount");
+    return this.#setUp(cpuCount, memory, "init", true);
+  }
+
+  /**
+   * Adopts `cpuCount` areas that another system with the same definitions
+   * already initialised in `memory` (typically a `SharedArrayBuffer` handed
+   * to a Worker): like `init()`, but nothing is copied, so the areas keep
+   * their contents. Checking that the layouts match is the caller's job.
+   *
+   * @param cpuCount Number of areas in `memory`.
+   * @param memory The memory the areas live in.
+   * @returns `cpuCount` (1 under `sp-naive`).
+   * @throws {InitError} As `init()` does; `InvalidBase` when `memory` is missing.
+   *
+   * @example Two systems, one set of areas
+   * ```ts
+   * import { createPercpu, u32 } from "@percpu/percpu";
+   * const define = () => {
+   *   const p = createPercpu();
+   *   return { p, hits: p.defPercpu("HITS", u32, 0) };
+   * };
+   * const a = define(), b = define();
+   * const buffer = new SharedArrayBuffer(a.p.percpuAreaLayoutExpected(2).size);
+   * a.p.init(2, { buffer });
+   * a.hits.remoteRefMutRaw(1).value = 7;
+   * b.p.attach(2, { buffer });
+   * b.p.initPercpuReg(1);
+   * console.log(b.hits.readCurrent()); // 7
+   * ```
+   */
+  attach(cpuCount: number, memory: InitMemory): number {
+    if (memory === undefined) {
+      throw new InitError("InvalidBase", "attach: memory is required: { buffer, byteOffset }");
+    }
+    return this.#setUp(cpuCount, memory, "attach", false);
+  }
+
+  #setUp(cpuCount: number, memory: InitMemory | undefined, what: string, copy: boolean): number {
+    checkCpuCount(cpuCount, `${what}: cpuCount`);
     if (this.#naive) {
       this.#frozen = true;
       return 1;
@@ -351,63 +389,70 @@ export class Percpu {
     const size = cpuCount * this.#layout.stride;
     if (size > MAX_AREA_SIZE) {
       throw new RangeError(
-        `init: ${cpuCount} areas of ${this.#layout.stride} bytes need ${size} bytes; the limit is ${MAX_AREA_SIZE}`,
+        `${what}: ${cpuCount} areas of ${this.#layout.stride} bytes need ${size} bytes; the limit is ${MAX_AREA_SIZE}`,
       );
     }
-    const placement = memory === undefined ? null : this.#checkMemory(memory, cpuCount, size);
+    const placement = memory === undefined ? null : this.#checkMemory(memory, cpuCount, size, what);
     this.#freeze();
     let base: number;
     if (placement) {
-      base = this.#memory.mapBuffer("init(memory)", placement.buffer).start + placement.byteOffset;
+      base = this.#memory.mapBuffer(`${what}(memory)`, placement.buffer).start +
+        placement.byteOffset;
     } else {
       if (!this.#ownAreas || this.#ownAreas.length < size) {
         this.#ownAreas = this.#memory.allocate("per-CPU areas", size);
       }
       base = this.#ownAreas.start;
     }
-    this.#setAreas(base, cpuCount, 0);
+    this.#setAreas(base, cpuCount, copy ? 0 : cpuCount);
     return cpuCount;
   }
 
-  #checkMemory(memory: InitMemory, cpuCount: number, size: number) {
+  #checkMemory(memory: InitMemory, cpuCount: number, size: number, what: string) {
     if (memory === null || (typeof memory === "object" && memory.buffer == null)) {
       throw new InitError(
         "InvalidBase",
-        `init: no memory given (${
+        `${what}: no memory given (${
           memory === null ? "null" : "buffer is " + describe(memory.buffer)
         }); pass { buffer, byteOffset } or omit it to let init() allocate`,
       );
     }
     if (typeof memory !== "object") {
-      throw new TypeError(`init: memory must be { buffer, byteOffset }, got ${describe(memory)}`);
+      throw new TypeError(
+        `${what}: memory must be { buffer, byteOffset }, got ${describe(memory)}`,
+      );
     }
     const buffer: unknown = memory.buffer;
     const shared = typeof SharedArrayBuffer === "function" && buffer instanceof SharedArrayBuffer;
     if (!(buffer instanceof ArrayBuffer) && !shared) {
       throw new TypeError(
-        `init: memory.buffer must be an ArrayBuffer or SharedArrayBuffer, got ${describe(buffer)}`,
+        `${what}: memory.buffer must be an ArrayBuffer or SharedArrayBuffer, got ${
+          describe(buffer)
+        }`,
       );
     }
     const byteOffset = memory.byteOffset ?? 0;
     if (typeof byteOffset !== "number") {
-      throw new TypeError(`init: memory.byteOffset must be a number, got ${describe(byteOffset)}`);
+      throw new TypeError(
+        `${what}: memory.byteOffset must be a number, got ${describe(byteOffset)}`,
+      );
     }
     if (!Number.isSafeInteger(byteOffset) || byteOffset < 0) {
       throw new RangeError(
-        `init: memory.byteOffset must be a non-negative integer, got ${describe(byteOffset)}`,
+        `${what}: memory.byteOffset must be a non-negative integer, got ${describe(byteOffset)}`,
       );
     }
     if (byteOffset % AREA_ALIGN !== 0) {
       throw new InitError(
         "UnalignedBase",
-        `init: byteOffset ${byteOffset} is not a multiple of ${AREA_ALIGN}; per-CPU areas must start on a cache line`,
+        `${what}: byteOffset ${byteOffset} is not a multiple of ${AREA_ALIGN}; per-CPU areas must start on a cache line`,
       );
     }
     const backing = buffer as Backing;
     if (backing.byteLength - byteOffset < size) {
       throw new InitError(
         "InsufficientMemory",
-        `init: ${cpuCount} areas need ${size} bytes from byteOffset ${byteOffset}, but the buffer has ${
+        `${what}: ${cpuCount} areas need ${size} bytes from byteOffset ${byteOffset}, but the buffer has ${
           Math.max(0, backing.byteLength - byteOffset)
         } (byteLength ${backing.byteLength})`,
       );
