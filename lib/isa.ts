@@ -64,6 +64,8 @@ export const Op = {
   AddWithCarry: 20,
   /** `sysreg[SYSREGS[imm]] ← a`: writes a named system register (`msr`). */
   WriteSysreg: 21,
+  /** Does nothing: a task's own work between per-CPU accesses. */
+  Nop: 22,
 } as const;
 
 /** System registers a `WriteSysreg` can name, by `imm`. */

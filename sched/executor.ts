@@ -1,0 +1,321 @@
+/**
+ * Executes one {@linkcode Instruction} of an access program for a task on a
+ * simulated CPU: the register-transfer meaning the architecture tables give
+ * each instruction. Memory accesses are checked against the per-CPU areas:
+ * a local access that hits another CPU's area is a violation.
+ *
+ * @module
+ */
+
+import type { CpuContext } from "../lib/cpu_context.ts";
+import { hex } from "../lib/describe.ts";
+import { FaultError } from "../lib/errors.ts";
+import { type Instruction, Op, SYSREGS } from "../lib/isa.ts";
+import type { Region } from "../lib/memory.ts";
+import type { Percpu } from "../lib/percpu.ts";
+import { type ScalarCodec, scalarCodec } from "../lib/scalar_codec.ts";
+import type { ScalarKind } from "../lib/types.ts";
+import type { AccessRequest } from "./task.ts";
+import type { Trace } from "./trace.ts";
+
+/** A task's saved register context. */
+export interface RegisterFile {
+  /** Register slots (numbers, bigints, booleans). */
+  readonly regs: unknown[];
+  /** ARM's carry flag, for `adds`/`adc`. */
+  carry: number;
+}
+
+/** What an instruction can do to the machine beyond registers and memory. */
+export interface ExecutorHooks {
+  /** `disable_preempt()` on behalf of the task. */
+  preemptOff(): void;
+  /** `enable_preempt()` on behalf of the task. */
+  preemptOn(): void;
+  /** A local access hit the wrong area. */
+  violation(): void;
+}
+
+const TWO_32 = 0x1_0000_0000;
+
+/** Interprets instructions against one system's memory. */
+export class Executor {
+  readonly #percpu: Percpu;
+  readonly #trace: Trace;
+  readonly #hooks: ExecutorHooks;
+  readonly #pairs: boolean;
+  #region: Region | null = null;
+
+  /**
+   * Creates an executor.
+   *
+   * @param percpu The system whose memory and areas the instructions use.
+   * @param trace Where memory accesses are recorded.
+   * @param hooks Guard calls and violation counting.
+   */
+  constructor(percpu: Percpu, trace: Trace, hooks: ExecutorHooks) {
+    this.#percpu = percpu;
+    this.#trace = trace;
+    this.#hooks = hooks;
+    this.#pairs = percpu.pointerBytes === 4;
+  }
+
+  /**
+   * Whether a kind lives in a register pair on this architecture (ARM's
+   * 64-bit integers).
+   *
+   * @param kind The value's kind.
+   * @returns `true` for `u64`/`i64` on `arm`.
+   */
+  isPair(kind: ScalarKind): boolean {
+    return this.#pairs && (kind === "u64" || kind === "i64");
+  }
+
+  /**
+   * Puts a value into a register (or pair) before a program starts.
+   *
+   * @param file The task's registers.
+   * @param slot The slot.
+   * @param kind The value's kind.
+   * @param value The value.
+   */
+  place(file: RegisterFile, slot: number, kind: ScalarKind, value: unknown): void {
+    if (this.isPair(kind)) {
+      const v = value as bigint;
+      file.regs[slot] = Number(BigInt.asUintN(32, v));
+      file.regs[slot + 1] = Number(BigInt.asUintN(32, v >> 32n));
+    } else {
+      file.regs[slot] = value;
+    }
+  }
+
+  /**
+   * Takes a value out of a register (or pair) when a program ends.
+   *
+   * @param file The task's registers.
+   * @param slot The slot.
+   * @param kind The value's kind.
+   * @returns The value.
+   */
+  take(file: RegisterFile, slot: number, kind: ScalarKind): unknown {
+    if (!this.isPair(kind)) return file.regs[slot];
+    const bits = (BigInt(file.regs[slot + 1] as number) << 32n) | BigInt(file.regs[slot] as number);
+    return kind === "i64" ? BigInt.asIntN(64, bits) : bits;
+  }
+
+  /**
+   * Executes one instruction.
+   *
+   * @param insn The instruction.
+   * @param file The task's registers.
+   * @param context The executing CPU's registers.
+   * @param request The access the instruction belongs to.
+   * @param cycle The machine cycle, for the trace.
+   * @param cpu The executing CPU's id.
+   * @param task The task's id.
+   * @throws {FaultError} On an unmapped or misaligned access.
+   */
+  execute(
+    insn: Instruction,
+    file: RegisterFile,
+    context: CpuContext,
+    request: AccessRequest,
+    cycle: number,
+    cpu: number,
+    task: number,
+  ): void {
+    const r = file.regs;
+    switch (insn.op) {
+      case Op.MovPreg:
+        r[insn.d] = context.reg;
+        return;
+      case Op.Li:
+        r[insn.d] = insn.imm;
+        return;
+      case Op.AddImm:
+        r[insn.d] = (r[insn.a] as number) + insn.imm;
+        return;
+      case Op.Add:
+        r[insn.d] = (r[insn.a] as number) + (r[insn.b] as number);
+        return;
+      case Op.Sub:
+        r[insn.d] = (r[insn.a] as number) - (r[insn.b] as number);
+        return;
+      case Op.AddPreg:
+        r[insn.d] = (r[insn.a] as number) + context.reg;
+        return;
+      case Op.Load: {
+        const address = (insn.a < 0 ? 0 : r[insn.a] as number) + insn.imm;
+        r[insn.d] = this.#load(insn, address, request, cycle, cpu, task);
+        return;
+      }
+      case Op.Store: {
+        const address = (insn.a < 0 ? 0 : r[insn.a] as number) + insn.imm;
+        this.#store(insn, address, r[insn.b], request, cycle, cpu, task);
+        return;
+      }
+      case Op.LoadPreg: {
+        const address = context.reg + (insn.a < 0 ? 0 : r[insn.a] as number) + insn.imm;
+        r[insn.d] = this.#load(insn, address, request, cycle, cpu, task);
+        return;
+      }
+      case Op.StorePreg: {
+        const address = context.reg + (insn.a < 0 ? 0 : r[insn.a] as number) + insn.imm;
+        this.#store(insn, address, r[insn.b], request, cycle, cpu, task);
+        return;
+      }
+      case Op.AddMemPreg:
+      case Op.AddMem: {
+        const base = insn.op === Op.AddMemPreg ? context.reg : insn.a < 0 ? 0 : r[insn.a] as number;
+        this.#addInMemory(insn, base + insn.imm, r[insn.b], request, cycle, cpu, task);
+        return;
+      }
+      case Op.AddValue: {
+        const codec = scalarCodec(insn.kind!, this.#percpu.pointerBytes);
+        r[insn.d] = codec.add(r[insn.a], r[insn.b], insn.text);
+        return;
+      }
+      case Op.CallFn: {
+        const kind = insn.kind!;
+        const result = request.fn!(this.take(file, insn.a, kind) as never);
+        scalarCodec(kind, this.#percpu.pointerBytes).check(result, `${insn.text} (returned value)`);
+        this.place(file, insn.d, kind, result);
+        return;
+      }
+      case Op.AreaBase:
+        r[insn.d] = this.#percpu.percpuAreaBase(r[insn.a] as number);
+        return;
+      case Op.PreemptOff:
+        this.#hooks.preemptOff();
+        return;
+      case Op.PreemptOn:
+        this.#hooks.preemptOn();
+        return;
+      case Op.LoadPair: {
+        const address = (r[insn.a] as number) + insn.imm;
+        const region = this.#regionFor(address, 8, insn);
+        const word = (address + region.bias) >>> 2;
+        r[insn.d] = region.u32[word];
+        r[insn.d + 1] = region.u32[word + 1];
+        this.#record(insn, address, false, request, cycle, cpu, task);
+        return;
+      }
+      case Op.StorePair: {
+        const address = (r[insn.a] as number) + insn.imm;
+        const region = this.#regionFor(address, 8, insn);
+        const word = (address + region.bias) >>> 2;
+        region.u32[word] = r[insn.b] as number;
+        region.u32[word + 1] = r[insn.b + 1] as number;
+        this.#record(insn, address, true, request, cycle, cpu, task);
+        return;
+      }
+      case Op.AddCarry: {
+        const sum = (r[insn.a] as number) + (r[insn.b] as number);
+        r[insn.d] = sum % TWO_32;
+        file.carry = sum >= TWO_32 ? 1 : 0;
+        return;
+      }
+      case Op.AddWithCarry:
+        r[insn.d] = ((r[insn.a] as number) + (r[insn.b] as number) + file.carry) % TWO_32;
+        return;
+      case Op.WriteSysreg: {
+        const name = SYSREGS[insn.imm];
+        context.writeSysreg(name, r[insn.a] as number);
+        this.#trace.push({
+          kind: "sysreg",
+          cycle,
+          cpu,
+          task,
+          reg: name,
+          value: r[insn.a] as number,
+        });
+        return;
+      }
+      case Op.Nop:
+        return;
+    }
+  }
+
+  #regionFor(address: number, size: number, insn: Instruction): Region {
+    let region = this.#region;
+    if (region === null || address < region.start || address + size > region.end) {
+      region = this.#percpu.memory.resolve(address, size);
+      if (region === null) {
+        throw new FaultError(
+          address,
+          `${insn.text}: ${size} bytes at ${hex(address)} are not mapped`,
+        );
+      }
+      this.#region = region;
+    }
+    if (address % size !== 0) {
+      throw new FaultError(address, `${insn.text}: ${hex(address)} is not aligned to ${size}`);
+    }
+    return region;
+  }
+
+  #codec(insn: Instruction): ScalarCodec {
+    return scalarCodec(insn.kind!, this.#percpu.pointerBytes);
+  }
+
+  #load(
+    insn: Instruction,
+    address: number,
+    request: AccessRequest,
+    cycle: number,
+    cpu: number,
+    task: number,
+  ): unknown {
+    const codec = this.#codec(insn);
+    const region = this.#regionFor(address, codec.size, insn);
+    const value = codec.read(region, address + region.bias);
+    this.#record(insn, address, false, request, cycle, cpu, task);
+    return value;
+  }
+
+  #store(
+    insn: Instruction,
+    address: number,
+    value: unknown,
+    request: AccessRequest,
+    cycle: number,
+    cpu: number,
+    task: number,
+  ): void {
+    const codec = this.#codec(insn);
+    const region = this.#regionFor(address, codec.size, insn);
+    codec.write(region, address + region.bias, value);
+    this.#record(insn, address, true, request, cycle, cpu, task);
+  }
+
+  #addInMemory(
+    insn: Instruction,
+    address: number,
+    delta: unknown,
+    request: AccessRequest,
+    cycle: number,
+    cpu: number,
+    task: number,
+  ): void {
+    const codec = this.#codec(insn);
+    const region = this.#regionFor(address, codec.size, insn);
+    const byte = address + region.bias;
+    codec.write(region, byte, codec.add(codec.read(region, byte), delta, insn.text));
+    this.#record(insn, address, true, request, cycle, cpu, task);
+  }
+
+  #record(
+    insn: Instruction,
+    address: number,
+    write: boolean,
+    request: AccessRequest,
+    cycle: number,
+    cpu: number,
+    task: number,
+  ): void {
+    const hit = this.#percpu.cpuOfAddress(address);
+    const wrong = !request.remote && hit !== cpu;
+    if (wrong) this.#hooks.violation();
+    this.#trace.access(cycle, cpu, task, address, hit, write, insn.text, request.remote, wrong);
+  }
+}
