@@ -84,7 +84,7 @@ export interface SeededPolicyOptions {
  *   policy: "preemptive", quantum: 4, seed: 1, migration: 0.5, steal: 0.5, cpus: 2,
  * });
  * let ticks = 0;
- * for (let i = 0; i < 400; i++) if (policy.tick(0, true)) ticks++;
+ * for (let i = 0; i < 400; i++) if (policy.tick(0)) ticks++;
  * assert.ok(ticks > 50 && ticks < 200); // about one per 4 instructions
  * ```
  */
@@ -125,26 +125,49 @@ export class SeededPolicy implements Decisions {
     return this.#quantum - half + this.#prng.below(2 * half + 1);
   }
 
-  /** @inheritdoc */
+  /**
+   * Counts down the CPU's timer; ticks when it reaches zero (never under
+   * `cooperative`).
+   *
+   * @param cpu The CPU.
+   * @returns `true` when the timer fires.
+   */
   tick(cpu: number): boolean {
     if (!this.#preemptive || --this.#countdown[cpu] > 0) return false;
     this.#countdown[cpu] = this.#interval();
     return true;
   }
 
-  /** @inheritdoc */
+  /**
+   * Keeps the task on its CPU, or with probability `migration` moves it to
+   * another CPU chosen uniformly.
+   *
+   * @param cpu The CPU it ran on.
+   * @param cpus The number of CPUs.
+   * @returns The CPU whose queue it joins.
+   */
   migrate(cpu: number, cpus: number): number {
     if (cpus === 1 || !this.#prng.chance(this.#migration)) return cpu;
     const other = this.#prng.below(cpus - 1);
     return other >= cpu ? other + 1 : other;
   }
 
-  /** @inheritdoc */
+  /**
+   * With probability `steal`, takes a uniformly chosen waiting task.
+   *
+   * @param _cpu The idle CPU.
+   * @param candidates How many tasks wait elsewhere.
+   * @returns An index, or −1.
+   */
   steal(_cpu: number, candidates: number): number {
     return this.#prng.chance(this.#steal) ? this.#prng.below(candidates) : -1;
   }
 
-  /** @inheritdoc */
+  /**
+   * FIFO: the oldest queued task.
+   *
+   * @returns 0.
+   */
   pick(): number {
     return 0;
   }

@@ -16,7 +16,7 @@ import type { Percpu } from "../lib/percpu.ts";
 import { type ScalarCodec, scalarCodec } from "../lib/scalar_codec.ts";
 import type { ScalarKind } from "../lib/types.ts";
 import type { AccessRequest } from "./task.ts";
-import type { Trace } from "./trace.ts";
+import type { AccessEvent, Trace } from "./trace.ts";
 
 /** A task's saved register context. */
 export interface RegisterFile {
@@ -32,8 +32,12 @@ export interface ExecutorHooks {
   preemptOff(): void;
   /** `enable_preempt()` on behalf of the task. */
   preemptOn(): void;
-  /** A local access hit the wrong area. */
-  violation(): void;
+  /**
+   * A local access hit the wrong area.
+   *
+   * @param event What happened; built only for violations.
+   */
+  violation(event: AccessEvent): void;
 }
 
 const TWO_32 = 0x1_0000_0000;
@@ -315,7 +319,20 @@ export class Executor {
   ): void {
     const hit = this.#percpu.cpuOfAddress(address);
     const wrong = !request.remote && hit !== cpu;
-    if (wrong) this.#hooks.violation();
+    if (wrong) {
+      this.#hooks.violation({
+        kind: "access",
+        cycle,
+        cpu,
+        task,
+        address,
+        hitCpu: hit,
+        write,
+        text: insn.text,
+        remote: false,
+        wrong,
+      });
+    }
     this.#trace.access(cycle, cpu, task, address, hit, write, insn.text, request.remote, wrong);
   }
 }

@@ -25,7 +25,7 @@ import { type Decisions, POLICIES, type Policy, SeededPolicy } from "./decisions
 import { SimulationError } from "./errors.ts";
 import { Executor, type RegisterFile } from "./executor.ts";
 import { type AccessRequest, type Request, type TaskBody, TaskContext } from "./task.ts";
-import { Trace } from "./trace.ts";
+import { type AccessEvent, Trace } from "./trace.ts";
 
 /** Options of {@linkcode Machine}. */
 export interface MachineOptions {
@@ -105,6 +105,8 @@ export interface RunStats {
   readonly completed: boolean;
   /** Hash of the whole trace. */
   readonly traceHash: string;
+  /** The first wrong-CPU access, or `null`. */
+  readonly firstViolation: AccessEvent | null;
 }
 
 type TaskState = "ready" | "running" | "sleeping" | "done" | "failed";
@@ -210,6 +212,7 @@ export class Machine {
   };
   #misuses: Misuse[] = [];
   #failures: TaskFailure[] = [];
+  #firstViolation: AccessEvent | null = null;
 
   /**
    * Builds the machine: initialises `cpus` per-CPU areas and points each
@@ -270,7 +273,10 @@ export class Machine {
     return new Executor(this.percpu, this.trace, {
       preemptOff: () => this.#preemptOff(this.#running!),
       preemptOn: () => this.#preemptOn(this.#running!),
-      violation: () => void this.#stats.wrongCpuAccesses++,
+      violation: (event) => {
+        this.#stats.wrongCpuAccesses++;
+        this.#firstViolation ??= event;
+      },
     });
   }
 
@@ -311,6 +317,7 @@ export class Machine {
     };
     this.#misuses = [];
     this.#failures = [];
+    this.#firstViolation = null;
     for (const cpu of this.#cpus) {
       cpu.queue.length = 0;
       cpu.current = null;
@@ -400,6 +407,7 @@ export class Machine {
       failures: this.#failures,
       completed: this.#live === 0,
       traceHash: this.trace.hash,
+      firstViolation: this.#firstViolation,
     };
   }
 

@@ -25,3 +25,4 @@ export * from "./executor.ts";
 export * from "./machine.ts";
 export * from "./scenario.ts";
 export * from "./simulate.ts";
+export * from "./report.ts";

@@ -16,7 +16,7 @@ import {
   type ScenarioName,
   SCENARIOS,
 } from "./scenario.ts";
-import type { SimEvent } from "./trace.ts";
+import type { AccessEvent, SimEvent } from "./trace.ts";
 
 /** Options of {@linkcode simulate}; every field has a default. */
 export interface SimOptions {
@@ -94,6 +94,8 @@ export interface SimResult extends ResolvedSimOptions {
   readonly corrupted: boolean;
   /** Hash of the whole event trace: same options and seed, same hash. */
   readonly traceHash: string;
+  /** The first wrong-CPU access, or `null`. */
+  readonly firstViolation: AccessEvent | null;
   /** Reported misuse. */
   readonly misuses: readonly Misuse[];
   /** Tasks that threw. */
@@ -225,6 +227,7 @@ export function simulate(options: SimOptions = {}): SimResult {
     cycles: stats.cycles,
     corrupted: observed !== scenario.expected || stats.wrongCpuAccesses > 0,
     traceHash: stats.traceHash,
+    firstViolation: stats.firstViolation,
     misuses: stats.misuses,
     failures: stats.failures.map(({ task, cpu, message }) => ({ task, cpu, message })),
     taskNames: machine.taskNames,
