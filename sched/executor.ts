@@ -225,14 +225,7 @@ export class Executor {
       case Op.WriteSysreg: {
         const name = SYSREGS[insn.imm];
         context.writeSysreg(name, r[insn.a] as number);
-        this.#trace.push({
-          kind: "sysreg",
-          cycle,
-          cpu,
-          task,
-          reg: name,
-          value: r[insn.a] as number,
-        });
+        this.#trace.sysreg(cycle, cpu, task, name, r[insn.a] as number);
         return;
       }
       case Op.Nop:

@@ -24,7 +24,13 @@ import type { PercpuVar } from "../lib/percpu_var.ts";
 import { type Decisions, POLICIES, type Policy, SeededPolicy } from "./decisions.ts";
 import { SimulationError } from "./errors.ts";
 import { Executor, type RegisterFile } from "./executor.ts";
-import { type AccessRequest, type Request, type TaskBody, TaskContext } from "./task.ts";
+import {
+  type AccessRequest,
+  type ControlRequest,
+  type Request,
+  type TaskBody,
+  TaskContext,
+} from "./task.ts";
 import { type AccessEvent, Trace } from "./trace.ts";
 
 /** Options of {@linkcode Machine}. */
@@ -154,6 +160,15 @@ const WORK_REQUEST: AccessRequest = Object.freeze({
   result: -1,
   remote: false,
 });
+
+/** Removes and returns `queue[index]`, keeping the order of the rest. */
+function removeAt<T>(queue: T[], index: number): T {
+  if (index === 0) return queue.shift()!;
+  const item = queue[index];
+  for (let i = index; i < queue.length - 1; i++) queue[i] = queue[i + 1];
+  queue.length--;
+  return item;
+}
 
 function positiveInt(value: unknown, what: string, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1 || value > max) {
@@ -436,12 +451,12 @@ export class Machine {
     if (this.#decisions.tick(cpu.id, preemptible)) {
       if (!cpu.irqEnabled) {
         cpu.pendingTick = true;
-        this.#event("tick", cpu, task, "deferred-irq");
+        this.trace.tick(this.#cycle, cpu.id, task.id, "deferred-irq");
       } else if (task.preemptCount > 0) {
         cpu.needResched = true;
-        this.#event("tick", cpu, task, "deferred-guard");
+        this.trace.tick(this.#cycle, cpu.id, task.id, "deferred-guard");
       } else {
-        this.#event("tick", cpu, task, "preempt");
+        this.trace.tick(this.#cycle, cpu.id, task.id, "preempt");
         this.#preempt(cpu, task);
         return;
       }
@@ -460,8 +475,8 @@ export class Machine {
         task.id,
       );
     } catch (error) {
-      task.request = null;
-      this.#deliver(cpu, task, () => task.generator.throw(error));
+      this.#unwind(cpu, task, request, task.pc);
+      this.#deliver(cpu, task, true, error);
       return;
     }
     this.#stats.instructions++;
@@ -487,18 +502,15 @@ export class Machine {
   #fetch(cpu: SimCpu, task: SimTask): boolean {
     const value = task.resume;
     task.resume = undefined;
-    return this.#deliver(cpu, task, () => task.generator.next(value));
+    return this.#deliver(cpu, task, false, value);
   }
 
-  #deliver(
-    cpu: SimCpu,
-    task: SimTask,
-    advance: () => IteratorResult<Request, unknown>,
-  ): boolean {
-    this.percpu.context = cpu.context;
+  /** Resumes the task with a value, or throws an error into it; handles what it yields next. */
+  #deliver(cpu: SimCpu, task: SimTask, raise: boolean, value: unknown): boolean {
+    if (this.percpu.context !== cpu.context) this.percpu.context = cpu.context;
     let result: IteratorResult<Request, unknown>;
     try {
-      result = advance();
+      result = raise ? task.generator.throw(value) : task.generator.next(value);
     } catch (error) {
       this.#end(cpu, task, "failed", error);
       return false;
@@ -508,9 +520,9 @@ export class Machine {
       return false;
     }
     const request = result.value;
-    switch (request?.kind) {
+    switch (request === undefined ? "work" : request?.kind) {
       case "access":
-        this.#start(task, request);
+        this.#start(task, request as AccessRequest);
         return true;
       case "work":
         this.#start(task, WORK_REQUEST);
@@ -523,19 +535,36 @@ export class Machine {
       case "sleep":
         this.#leave(cpu, task, "sleep");
         task.state = "sleeping";
-        task.wakeAt = this.#cycle + request.cycles!;
+        task.wakeAt = this.#cycle + (request as ControlRequest).cycles!;
         this.#sleepers.push(task);
         return false;
       default:
-        return this.#deliver(cpu, task, () =>
-          task.generator.throw(
-            new TypeError(
-              `${task.name} yielded ${
-                describe(request)
-              }; yield nothing (one instruction) or yield* a ctx operation`,
-            ),
-          ));
+        return this.#deliver(
+          cpu,
+          task,
+          true,
+          new TypeError(
+            `${task.name} yielded ${
+              describe(request)
+            }; use a bare \`yield\` (one instruction) or yield* a ctx operation`,
+          ),
+        );
     }
+  }
+
+  /**
+   * An instruction faulted: the access is abandoned and, as Rust unwinding
+   * drops a `NoPreempt` guard, a guard its program took is released.
+   */
+  #unwind(cpu: SimCpu, task: SimTask, request: AccessRequest, pc: number): void {
+    task.request = null;
+    let held = 0;
+    const instructions = request.program.instructions;
+    for (let i = 0; i < pc; i++) {
+      if (instructions[i].op === Op.PreemptOff) held++;
+      else if (instructions[i].op === Op.PreemptOn) held--;
+    }
+    for (; held > 0; held--) this.#preemptOn(cpu);
   }
 
   #start(task: SimTask, request: AccessRequest): void {
@@ -559,7 +588,7 @@ export class Machine {
     if (!cpu.irqEnabled) {
       this.#misuse(cpu, task, `BUG: ${task.name} gave up CPU ${cpu.id} with IRQs disabled`);
     }
-    this.trace.push({ kind, cycle: this.#cycle, cpu: cpu.id, task: task.id });
+    this.trace.leave(kind, this.#cycle, cpu.id, task.id);
     cpu.current = null;
     cpu.needResched = false;
   }
@@ -568,9 +597,9 @@ export class Machine {
     const message = error instanceof Error ? error.message : String(error);
     if (state === "failed") {
       this.#failures.push({ task: task.name, cpu: cpu.id, message, error });
-      this.trace.push({ kind: "fail", cycle: this.#cycle, cpu: cpu.id, task: task.id, message });
+      this.trace.leave("fail", this.#cycle, cpu.id, task.id, message);
     } else {
-      this.trace.push({ kind: "exit", cycle: this.#cycle, cpu: cpu.id, task: task.id });
+      this.trace.leave("exit", this.#cycle, cpu.id, task.id);
     }
     if (task.preemptCount !== 0) {
       this.#misuse(
@@ -607,7 +636,7 @@ export class Machine {
     const target = this.#decisions.migrate(cpu.id, this.cpus);
     this.#cpus[target].queue.push(task);
     this.#stats.preemptions++;
-    this.trace.push({ kind: "preempt", cycle: this.#cycle, cpu: cpu.id, task: task.id, target });
+    this.trace.preempt(this.#cycle, cpu.id, task.id, target);
   }
 
   #dispatch(cpu: SimCpu): SimTask | null {
@@ -616,29 +645,21 @@ export class Machine {
     if (queue.length === 1) {
       task = queue.shift();
     } else if (queue.length > 1) {
-      const index = this.#decisions.pick(cpu.id, queue.length);
-      task = queue[index];
-      queue.splice(index, 1);
+      task = removeAt(queue, this.#decisions.pick(cpu.id, queue.length));
     } else {
       task = this.#steal(cpu);
     }
     if (task === undefined) return null;
     if (task.lastCpu >= 0 && task.lastCpu !== cpu.id) {
       this.#stats.migrations++;
-      this.trace.push({
-        kind: "migrate",
-        cycle: this.#cycle,
-        cpu: cpu.id,
-        task: task.id,
-        from: task.lastCpu,
-      });
+      this.trace.migrate(this.#cycle, cpu.id, task.id, task.lastCpu);
     }
     if (cpu.last !== task) this.#stats.contextSwitches++;
     cpu.current = task;
     cpu.last = task;
     task.lastCpu = cpu.id;
     task.state = "running";
-    this.trace.push({ kind: "dispatch", cycle: this.#cycle, cpu: cpu.id, task: task.id });
+    this.trace.dispatch(this.#cycle, cpu.id, task.id);
     return task;
   }
 
@@ -650,7 +671,7 @@ export class Machine {
     if (k < 0) return undefined;
     for (const other of this.#cpus) {
       if (other === cpu) continue;
-      if (k < other.queue.length) return other.queue.splice(k, 1)[0];
+      if (k < other.queue.length) return removeAt(other.queue, k);
       k -= other.queue.length;
     }
     return undefined;
@@ -681,13 +702,7 @@ export class Machine {
   #preemptOff(cpu: SimCpu): void {
     const task = cpu.current!;
     task.preemptCount++;
-    this.trace.push({
-      kind: "guard",
-      cycle: this.#cycle,
-      cpu: cpu.id,
-      task: task.id,
-      count: task.preemptCount,
-    });
+    this.trace.guard(this.#cycle, cpu.id, task.id, task.preemptCount);
   }
 
   #preemptOn(cpu: SimCpu): void {
@@ -698,26 +713,14 @@ export class Machine {
       throw new SimulationError("PreemptCountUnderflow", message);
     }
     task.preemptCount--;
-    this.trace.push({
-      kind: "guard",
-      cycle: this.#cycle,
-      cpu: cpu.id,
-      task: task.id,
-      count: task.preemptCount,
-    });
+    this.trace.guard(this.#cycle, cpu.id, task.id, task.preemptCount);
   }
 
   #irqSave(): number {
     const cpu = this.#current("local_irq_save");
     const state = cpu.irqEnabled ? 1 : 0;
     cpu.irqEnabled = false;
-    this.trace.push({
-      kind: "irq",
-      cycle: this.#cycle,
-      cpu: cpu.id,
-      task: cpu.current!.id,
-      enabled: false,
-    });
+    this.trace.irq(this.#cycle, cpu.id, cpu.current!.id, false);
     return state;
   }
 
@@ -730,13 +733,7 @@ export class Machine {
       );
     }
     cpu.irqEnabled = state === 1;
-    this.trace.push({
-      kind: "irq",
-      cycle: this.#cycle,
-      cpu: cpu.id,
-      task: cpu.current!.id,
-      enabled: cpu.irqEnabled,
-    });
+    this.trace.irq(this.#cycle, cpu.id, cpu.current!.id, cpu.irqEnabled);
     if (cpu.irqEnabled && cpu.pendingTick) {
       cpu.pendingTick = false;
       cpu.needResched = true;
@@ -745,16 +742,7 @@ export class Machine {
 
   #misuse(cpu: SimCpu, task: SimTask, message: string): void {
     this.#misuses.push({ cycle: this.#cycle, cpu: cpu.id, task: task.name, message });
-    this.trace.push({ kind: "misuse", cycle: this.#cycle, cpu: cpu.id, task: task.id, message });
-  }
-
-  #event(
-    kind: "tick",
-    cpu: SimCpu,
-    task: SimTask,
-    outcome: "preempt" | "deferred-guard" | "deferred-irq",
-  ): void {
-    this.trace.push({ kind, cycle: this.#cycle, cpu: cpu.id, task: task.id, outcome });
+    this.trace.misuse(this.#cycle, cpu.id, task.id, message);
   }
 
   #program(

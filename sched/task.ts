@@ -48,8 +48,8 @@ export interface ControlRequest {
   readonly cycles?: number;
 }
 
-/** What a task's generator yields. */
-export type Request = AccessRequest | ControlRequest;
+/** What a task's generator yields; a bare `yield` (undefined) is one instruction of work. */
+export type Request = AccessRequest | ControlRequest | undefined;
 
 /** A stepped operation: `yield*` it inside a task. */
 export type Step<T = void> = Generator<Request, T, unknown>;
@@ -100,6 +100,11 @@ export class TaskContext {
   /** The task's name. */
   readonly name: string;
   readonly #host: TaskHost;
+  /** Last program built per closure, so a loop does not rebuild its key each step. */
+  readonly #withCurrentPrograms = new WeakMap<
+    object,
+    { variable: PercpuVar; program: AccessProgram }
+  >();
 
   /**
    * Made by the machine for each task.
@@ -181,7 +186,12 @@ export class TaskContext {
       throw new TypeError(`withCurrent expects a function, got ${describe(f)}`);
     }
     const op = options.raw ? "with-current-raw" : "with-current";
-    const program = this.#host.program(variable, op, { fn: f.name || "f" });
+    const cached = this.#withCurrentPrograms.get(f);
+    let program = cached?.program;
+    if (program === undefined || program.op !== op || cached!.variable !== variable) {
+      program = this.#host.program(variable, op, { fn: f.name || "f" });
+      this.#withCurrentPrograms.set(f, { variable, program });
+    }
     yield this.#access(variable, program, undefined, f as (value: never) => unknown, -1, false);
   }
 
@@ -211,14 +221,10 @@ export class TaskContext {
    * @returns The address.
    */
   *ptr(variable: PercpuVar): Step<number> {
-    const program = this.#host.program(variable, "ptr");
-    const kind = variable.type.kind === "struct" || variable.type.kind === "array"
-      ? "usize"
-      : variable.type.kind;
     return (yield {
       kind: "access",
-      program,
-      valueKind: kind,
+      program: this.#host.program(variable, "ptr"),
+      valueKind: "usize",
       input: undefined,
       fn: null,
       result: 0,
@@ -316,6 +322,12 @@ export class TaskContext {
 
   /**
    * Disables preemption until the guard is released (`using g = ctx.noPreempt()`).
+   *
+   * A tick that arrives meanwhile sets need-resched; the switch happens at
+   * the first instruction boundary after the count returns to zero. Code
+   * between two `yield`s runs at once, so a guard released and taken again
+   * with no `yield` in between leaves no such boundary: put a `yield` (or
+   * any stepped operation) between critical sections, as `cond_resched()`.
    *
    * @returns The guard.
    */

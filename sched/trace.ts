@@ -212,12 +212,10 @@ export class Trace {
   }
 
   #mix(code: number, cycle: number, cpu: number, task: number, payload: number): void {
-    this.#word(code);
+    this.#word(code | (cpu << 5) | (task << 12));
     this.#word(cycle);
-    this.#word(cpu);
-    this.#word(task);
     this.#word(payload % 0x1_0000_0000);
-    this.#word(payload / 0x1_0000_0000);
+    if (payload >= 0x1_0000_0000 || payload < 0) this.#word(payload / 0x1_0000_0000);
   }
 
   #word(value: number): void {
@@ -227,19 +225,141 @@ export class Trace {
     this.#h2 = h2 ^ (h2 >>> 15);
   }
 
-  /**
-   * Hashes an event and keeps it when recording.
-   *
-   * @param event The event, built only when `events` is not `null`.
-   */
-  push(event: SimEvent): void {
-    this.#mix(CODES[event.kind], event.cycle, event.cpu, event.task, payloadOf(event));
-    this.events?.push(event);
+  #keep(event: SimEvent): void {
+    this.events!.push(event);
   }
 
   /**
-   * Hashes a memory access without building an event object unless recording:
-   * the simulator's hottest path.
+   * A task was put on a CPU.
+   *
+   * @param cycle Machine cycle.
+   * @param cpu The CPU.
+   * @param task The task.
+   */
+  dispatch(cycle: number, cpu: number, task: number): void {
+    this.#mix(CODES.dispatch, cycle, cpu, task, 0);
+    if (this.events) this.#keep({ kind: "dispatch", cycle, cpu, task });
+  }
+
+  /**
+   * A tick took a task off its CPU.
+   *
+   * @param cycle Machine cycle.
+   * @param cpu The CPU.
+   * @param task The task.
+   * @param target The CPU whose queue it joined.
+   */
+  preempt(cycle: number, cpu: number, task: number, target: number): void {
+    this.#mix(CODES.preempt, cycle, cpu, task, target);
+    if (this.events) this.#keep({ kind: "preempt", cycle, cpu, task, target });
+  }
+
+  /**
+   * A task runs on a different CPU than last time.
+   *
+   * @param cycle Machine cycle.
+   * @param cpu The new CPU.
+   * @param task The task.
+   * @param from The CPU it last ran on.
+   */
+  migrate(cycle: number, cpu: number, task: number, from: number): void {
+    this.#mix(CODES.migrate, cycle, cpu, task, from);
+    if (this.events) this.#keep({ kind: "migrate", cycle, cpu, task, from });
+  }
+
+  /**
+   * A task yielded, slept, exited or failed.
+   *
+   * @param kind Which.
+   * @param cycle Machine cycle.
+   * @param cpu The CPU.
+   * @param task The task.
+   * @param message For `fail`, the error message.
+   */
+  leave(
+    kind: LeaveEvent["kind"],
+    cycle: number,
+    cpu: number,
+    task: number,
+    message?: string,
+  ): void {
+    this.#mix(CODES[kind], cycle, cpu, task, 0);
+    if (this.events) {
+      this.#keep(
+        message === undefined ? { kind, cycle, cpu, task } : { kind, cycle, cpu, task, message },
+      );
+    }
+  }
+
+  /**
+   * A timer tick.
+   *
+   * @param cycle Machine cycle.
+   * @param cpu The CPU.
+   * @param task The running task.
+   * @param outcome What it did.
+   */
+  tick(cycle: number, cpu: number, task: number, outcome: TickEvent["outcome"]): void {
+    this.#mix(CODES.tick, cycle, cpu, task, TICK_OUTCOMES[outcome]);
+    if (this.events) this.#keep({ kind: "tick", cycle, cpu, task, outcome });
+  }
+
+  /**
+   * A preempt count changed.
+   *
+   * @param cycle Machine cycle.
+   * @param cpu The CPU.
+   * @param task The task.
+   * @param count The new count.
+   */
+  guard(cycle: number, cpu: number, task: number, count: number): void {
+    this.#mix(CODES.guard, cycle, cpu, task, count);
+    if (this.events) this.#keep({ kind: "guard", cycle, cpu, task, count });
+  }
+
+  /**
+   * IRQs were disabled or enabled.
+   *
+   * @param cycle Machine cycle.
+   * @param cpu The CPU.
+   * @param task The task.
+   * @param enabled The new state.
+   */
+  irq(cycle: number, cpu: number, task: number, enabled: boolean): void {
+    this.#mix(CODES.irq, cycle, cpu, task, enabled ? 1 : 0);
+    if (this.events) this.#keep({ kind: "irq", cycle, cpu, task, enabled });
+  }
+
+  /**
+   * A system register was written.
+   *
+   * @param cycle Machine cycle.
+   * @param cpu The CPU.
+   * @param task The task.
+   * @param reg The register.
+   * @param value The value.
+   */
+  sysreg(cycle: number, cpu: number, task: number, reg: string, value: number): void {
+    this.#mix(CODES.sysreg, cycle, cpu, task, value);
+    if (this.events) this.#keep({ kind: "sysreg", cycle, cpu, task, reg, value });
+  }
+
+  /**
+   * The kernel reported misuse.
+   *
+   * @param cycle Machine cycle.
+   * @param cpu The CPU.
+   * @param task The task.
+   * @param message The report.
+   */
+  misuse(cycle: number, cpu: number, task: number, message: string): void {
+    this.#mix(CODES.misuse, cycle, cpu, task, 0);
+    if (this.events) this.#keep({ kind: "misuse", cycle, cpu, task, message });
+  }
+
+  /**
+   * A memory access by an access sequence: the simulator's hottest path, so
+   * no object is built unless recording.
    *
    * @param cycle Machine cycle.
    * @param cpu Executing CPU.
@@ -263,38 +383,8 @@ export class Trace {
     wrong: boolean,
   ): void {
     this.#mix(CODES.access, cycle, cpu, task, address * 4 + (write ? 2 : 0) + (wrong ? 1 : 0));
-    this.events?.push({
-      kind: "access",
-      cycle,
-      cpu,
-      task,
-      address,
-      hitCpu,
-      write,
-      text,
-      remote,
-      wrong,
-    });
-  }
-}
-
-function payloadOf(event: SimEvent): number {
-  switch (event.kind) {
-    case "preempt":
-      return event.target;
-    case "migrate":
-      return event.from;
-    case "tick":
-      return TICK_OUTCOMES[event.outcome];
-    case "guard":
-      return event.count;
-    case "irq":
-      return event.enabled ? 1 : 0;
-    case "access":
-      return event.address;
-    case "sysreg":
-      return event.value;
-    default:
-      return 0;
+    if (this.events) {
+      this.#keep({ kind: "access", cycle, cpu, task, address, hitCpu, write, text, remote, wrong });
+    }
   }
 }
