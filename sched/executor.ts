@@ -15,6 +15,7 @@ import type { Region } from "../lib/memory.ts";
 import type { Percpu } from "../lib/percpu.ts";
 import { type ScalarCodec, scalarCodec } from "../lib/scalar_codec.ts";
 import type { ScalarKind } from "../lib/types.ts";
+import type { AccessProgram } from "../lib/access_program.ts";
 import type { AccessRequest } from "./task.ts";
 import type { AccessEvent, Trace } from "./trace.ts";
 
@@ -48,6 +49,7 @@ export class Executor {
   readonly #trace: Trace;
   readonly #hooks: ExecutorHooks;
   readonly #pairs: boolean;
+  readonly #codecs = new WeakMap<AccessProgram, readonly (ScalarCodec | null)[]>();
   #region: Region | null = null;
 
   /**
@@ -62,6 +64,23 @@ export class Executor {
     this.#trace = trace;
     this.#hooks = hooks;
     this.#pairs = percpu.pointerBytes === 4;
+  }
+
+  /**
+   * The codec of each instruction of a program (`null` where it has no
+   * kind), resolved once per program rather than once per step.
+   *
+   * @param program An access program.
+   * @returns One entry per instruction.
+   */
+  codecsFor(program: AccessProgram): readonly (ScalarCodec | null)[] {
+    let codecs = this.#codecs.get(program);
+    if (codecs === undefined) {
+      const pointerBytes = this.#percpu.pointerBytes;
+      codecs = program.instructions.map((i) => i.kind && scalarCodec(i.kind, pointerBytes));
+      this.#codecs.set(program, codecs);
+    }
+    return codecs;
   }
 
   /**
@@ -111,6 +130,7 @@ export class Executor {
    * Executes one instruction.
    *
    * @param insn The instruction.
+   * @param codec Its kind's codec (from {@linkcode Executor.codecsFor}), or `null`.
    * @param file The task's registers.
    * @param context The executing CPU's registers.
    * @param request The access the instruction belongs to.
@@ -121,6 +141,7 @@ export class Executor {
    */
   execute(
     insn: Instruction,
+    codec: ScalarCodec | null,
     file: RegisterFile,
     context: CpuContext,
     request: AccessRequest,
@@ -150,39 +171,37 @@ export class Executor {
         return;
       case Op.Load: {
         const address = (insn.a < 0 ? 0 : r[insn.a] as number) + insn.imm;
-        r[insn.d] = this.#load(insn, address, request, cycle, cpu, task);
+        r[insn.d] = this.#load(insn, codec!, address, request, cycle, cpu, task);
         return;
       }
       case Op.Store: {
         const address = (insn.a < 0 ? 0 : r[insn.a] as number) + insn.imm;
-        this.#store(insn, address, r[insn.b], request, cycle, cpu, task);
+        this.#store(insn, codec!, address, r[insn.b], request, cycle, cpu, task);
         return;
       }
       case Op.LoadPreg: {
         const address = context.reg + (insn.a < 0 ? 0 : r[insn.a] as number) + insn.imm;
-        r[insn.d] = this.#load(insn, address, request, cycle, cpu, task);
+        r[insn.d] = this.#load(insn, codec!, address, request, cycle, cpu, task);
         return;
       }
       case Op.StorePreg: {
         const address = context.reg + (insn.a < 0 ? 0 : r[insn.a] as number) + insn.imm;
-        this.#store(insn, address, r[insn.b], request, cycle, cpu, task);
+        this.#store(insn, codec!, address, r[insn.b], request, cycle, cpu, task);
         return;
       }
       case Op.AddMemPreg:
       case Op.AddMem: {
         const base = insn.op === Op.AddMemPreg ? context.reg : insn.a < 0 ? 0 : r[insn.a] as number;
-        this.#addInMemory(insn, base + insn.imm, r[insn.b], request, cycle, cpu, task);
+        this.#addInMemory(insn, codec!, base + insn.imm, r[insn.b], request, cycle, cpu, task);
         return;
       }
-      case Op.AddValue: {
-        const codec = scalarCodec(insn.kind!, this.#percpu.pointerBytes);
-        r[insn.d] = codec.add(r[insn.a], r[insn.b], insn.text);
+      case Op.AddValue:
+        r[insn.d] = codec!.add(r[insn.a], r[insn.b], insn.text);
         return;
-      }
       case Op.CallFn: {
         const kind = insn.kind!;
         const result = request.fn!(this.take(file, insn.a, kind) as never);
-        scalarCodec(kind, this.#percpu.pointerBytes).check(result, `${insn.text} (returned value)`);
+        codec!.check(result, `${insn.text} (returned value)`);
         this.place(file, insn.d, kind, result);
         return;
       }
@@ -251,19 +270,15 @@ export class Executor {
     return region;
   }
 
-  #codec(insn: Instruction): ScalarCodec {
-    return scalarCodec(insn.kind!, this.#percpu.pointerBytes);
-  }
-
   #load(
     insn: Instruction,
+    codec: ScalarCodec,
     address: number,
     request: AccessRequest,
     cycle: number,
     cpu: number,
     task: number,
   ): unknown {
-    const codec = this.#codec(insn);
     const region = this.#regionFor(address, codec.size, insn);
     const value = codec.read(region, address + region.bias);
     this.#record(insn, address, false, request, cycle, cpu, task);
@@ -272,6 +287,7 @@ export class Executor {
 
   #store(
     insn: Instruction,
+    codec: ScalarCodec,
     address: number,
     value: unknown,
     request: AccessRequest,
@@ -279,7 +295,6 @@ export class Executor {
     cpu: number,
     task: number,
   ): void {
-    const codec = this.#codec(insn);
     const region = this.#regionFor(address, codec.size, insn);
     codec.write(region, address + region.bias, value);
     this.#record(insn, address, true, request, cycle, cpu, task);
@@ -287,6 +302,7 @@ export class Executor {
 
   #addInMemory(
     insn: Instruction,
+    codec: ScalarCodec,
     address: number,
     delta: unknown,
     request: AccessRequest,
@@ -294,7 +310,6 @@ export class Executor {
     cpu: number,
     task: number,
   ): void {
-    const codec = this.#codec(insn);
     const region = this.#regionFor(address, codec.size, insn);
     const byte = address + region.bias;
     codec.write(region, byte, codec.add(codec.read(region, byte), delta, insn.text));

@@ -21,6 +21,7 @@ import { type KernelGuardIf, setKernelGuardIf } from "../lib/guards.ts";
 import { insn, Op, Reg, REG_COUNT } from "../lib/isa.ts";
 import type { Percpu } from "../lib/percpu.ts";
 import type { PercpuVar } from "../lib/percpu_var.ts";
+import type { ScalarCodec } from "../lib/scalar_codec.ts";
 import { type Decisions, POLICIES, type Policy, SeededPolicy } from "./decisions.ts";
 import { SimulationError } from "./errors.ts";
 import { Executor, type RegisterFile } from "./executor.ts";
@@ -122,6 +123,7 @@ type ProgramCache = Map<AccessOp, AccessProgram | Map<number | string, AccessPro
 
 interface SimTask extends RegisterFile {
   readonly id: number;
+  codecs: readonly (ScalarCodec | null)[];
   readonly name: string;
   readonly context: TaskContext;
   readonly generator: Generator<Request, unknown, unknown>;
@@ -392,6 +394,7 @@ export class Machine {
       wakeAt: 0,
       regs: new Array(REG_COUNT).fill(0),
       carry: 0,
+      codecs: [],
     };
     this.#tasks.push(task);
     this.#cpus[cpu].queue.push(task);
@@ -467,6 +470,7 @@ export class Machine {
     try {
       this.#executor.execute(
         request.program.instructions[task.pc],
+        task.codecs[task.pc],
         task,
         cpu.context,
         request,
@@ -570,6 +574,7 @@ export class Machine {
   #start(task: SimTask, request: AccessRequest): void {
     task.request = request;
     task.pc = 0;
+    task.codecs = this.#executor.codecsFor(request.program);
     if (request.program.input >= 0) {
       this.#executor.place(task, request.program.input, request.valueKind, request.input);
     }
