@@ -139,6 +139,8 @@ export class Percpu {
   readonly #host: VarHost & { context: CpuContext };
   readonly #data: Region | null;
   #section: Region | null = null;
+  /** The section's first area: what init() copies (a view, so in-place CPU 0 writes show). */
+  #template: Uint8Array | null = null;
   #ownAreas: Region | null = null;
   #frozen = false;
   #base: number | null = null;
@@ -485,6 +487,7 @@ export class Percpu {
     const buffer = new ArrayBuffer(Math.max(stride * this.cpuNum, 8));
     const section = new Region(".percpu", ADDRESS_MAP.percpuStart, buffer, 0, stride * this.cpuNum);
     this.#section = this.#memory.mapFixed(section);
+    this.#template = section.u8.subarray(0, this.#layout.size);
     for (const variable of this.#vars.values()) {
       writeValue(variable.type, section, variable.offset(), variable.initValue, this.pointerBytes);
     }
@@ -493,12 +496,12 @@ export class Percpu {
   #setAreas(base: number, count: number, firstCopied: number): void {
     const size = this.#layout.size;
     const stride = this.#layout.stride;
-    const template = this.#section!;
-    const source = template.u8.subarray(template.byteOffset, template.byteOffset + size);
-    for (let cpu = firstCopied; cpu < count; cpu++) {
-      const address = base + cpu * stride;
-      const region = this.#memory.resolve(address, size)!;
-      region.u8.set(source, address + region.bias);
+    if (firstCopied < count) {
+      const region = this.#memory.resolve(base, count * stride)!;
+      const template = this.#template!;
+      for (let cpu = firstCopied; cpu < count; cpu++) {
+        region.u8.set(template, base + cpu * stride + region.bias);
+      }
     }
     this.#base = base;
     this.#areaCount = count;
