@@ -135,7 +135,7 @@ export class Percpu {
   readonly #memory = new AddressSpace(ADDRESS_MAP.heap);
   readonly #layout: SectionLayout;
   readonly #vars = new Map<string, PercpuVariable>();
-  readonly #contexts: CpuContext[] = [];
+  readonly #contexts = new Set<CpuContext>();
   readonly #host: VarHost & { context: CpuContext };
   readonly #data: Region | null;
   #section: Region | null = null;
@@ -611,14 +611,11 @@ export class Percpu {
     if (typeof address !== "number") {
       throw new TypeError(`writePercpuReg: the address must be a number, got ${describe(address)}`);
     }
-    const limit = 2 ** (8 * this.pointerBytes) - 1;
-    if (
-      !Number.isSafeInteger(address) || address < this.#vmaBias ||
-      address > Math.min(limit, Number.MAX_SAFE_INTEGER)
-    ) {
+    const limit = this.pointerBytes === 4 ? 0xffff_ffff : Number.MAX_SAFE_INTEGER;
+    if (!Number.isSafeInteger(address) || address < this.#vmaBias || address > limit) {
       throw new RangeError(
         `writePercpuReg: the address must be an integer from ${hex(this.#vmaBias)} to ${
-          hex(Math.min(limit, Number.MAX_SAFE_INTEGER))
+          hex(limit)
         }${this.#vmaBias ? " (non-zero-vma stores it minus _percpu_load_start)" : ""}, got ${
           describe(address)
         }`,
@@ -698,7 +695,7 @@ export class Percpu {
    */
   createCpuContext(): CpuContext {
     const context = new CpuContext(this.percpuReg, (c) => this.#retarget(c));
-    this.#contexts.push(context);
+    this.#contexts.add(context);
     return context;
   }
 
@@ -708,7 +705,7 @@ export class Percpu {
   }
 
   set context(context: CpuContext) {
-    if (!this.#contexts.includes(context)) {
+    if (!this.#contexts.has(context)) {
       throw new TypeError(
         "Percpu.context: the context was not made by this system's createCpuContext()",
       );
@@ -758,7 +755,13 @@ export class Percpu {
       return;
     }
     const base = context.reg + this.#vmaBias;
-    const region = this.#frozen ? this.#areaAt(base) : null;
+    const current = context.area;
+    const region = current !== null && base % this.#layout.align === 0 &&
+        current.contains(base, this.#layout.size)
+      ? current
+      : this.#frozen
+      ? this.#areaAt(base)
+      : null;
     context.area = region;
     context.byte = region === null ? 0 : base + region.bias;
   }
