@@ -37,9 +37,11 @@ export interface Decisions {
    *
    * @param cpu The idle CPU.
    * @param candidates How many tasks wait on other CPUs (≥ 1).
+   * @param epoch Changes whenever any run queue gains a task, so a decision
+   *   to stay idle can be kept until there is something new to steal.
    * @returns An index below `candidates`, or −1.
    */
-  steal(cpu: number, candidates: number): number;
+  steal(cpu: number, candidates: number, epoch: number): number;
   /**
    * Which of the `n` tasks queued on `cpu` runs next (0 is the oldest).
    *

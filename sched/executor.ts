@@ -46,11 +46,14 @@ const TWO_32 = 0x1_0000_0000;
 /** Interprets instructions against one system's memory. */
 export class Executor {
   readonly #percpu: Percpu;
-  readonly #trace: Trace;
+  /** Where memory accesses are recorded; the machine swaps it per run. */
+  trace: Trace;
   readonly #hooks: ExecutorHooks;
   readonly #pairs: boolean;
   readonly #codecs = new WeakMap<AccessProgram, readonly (ScalarCodec | null)[]>();
   #region: Region | null = null;
+  /** Regions written since the last {@linkcode Executor.clearWritten}. */
+  readonly written: Set<Region> = new Set();
 
   /**
    * Creates an executor.
@@ -61,9 +64,14 @@ export class Executor {
    */
   constructor(percpu: Percpu, trace: Trace, hooks: ExecutorHooks) {
     this.#percpu = percpu;
-    this.#trace = trace;
+    this.trace = trace;
     this.#hooks = hooks;
     this.#pairs = percpu.pointerBytes === 4;
+  }
+
+  /** Forgets which regions were written (at the start of a run). */
+  clearWritten(): void {
+    this.written.clear();
   }
 
   /**
@@ -229,6 +237,7 @@ export class Executor {
         const word = (address + region.bias) >>> 2;
         region.u32[word] = r[insn.b] as number;
         region.u32[word + 1] = r[insn.b + 1] as number;
+        this.written.add(region);
         this.#record(insn, address, true, request, cycle, cpu, task);
         return;
       }
@@ -244,7 +253,7 @@ export class Executor {
       case Op.WriteSysreg: {
         const name = SYSREGS[insn.imm];
         context.writeSysreg(name, r[insn.a] as number);
-        this.#trace.sysreg(cycle, cpu, task, name, r[insn.a] as number);
+        this.trace.sysreg(cycle, cpu, task, name, r[insn.a] as number);
         return;
       }
       case Op.Nop:
@@ -297,6 +306,7 @@ export class Executor {
   ): void {
     const region = this.#regionFor(address, codec.size, insn);
     codec.write(region, address + region.bias, value);
+    this.written.add(region);
     this.#record(insn, address, true, request, cycle, cpu, task);
   }
 
@@ -313,6 +323,7 @@ export class Executor {
     const region = this.#regionFor(address, codec.size, insn);
     const byte = address + region.bias;
     codec.write(region, byte, codec.add(codec.read(region, byte), delta, insn.text));
+    this.written.add(region);
     this.#record(insn, address, true, request, cycle, cpu, task);
   }
 
@@ -341,6 +352,6 @@ export class Executor {
         wrong,
       });
     }
-    this.#trace.access(cycle, cpu, task, address, hit, write, insn.text, request.remote, wrong);
+    this.trace.access(cycle, cpu, task, address, hit, write, insn.text, request.remote, wrong);
   }
 }

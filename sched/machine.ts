@@ -18,7 +18,8 @@ import type { PercpuRegName } from "../lib/arch_names.ts";
 import type { CpuContext } from "../lib/cpu_context.ts";
 import { describe } from "../lib/describe.ts";
 import { type KernelGuardIf, setKernelGuardIf } from "../lib/guards.ts";
-import { insn, Op, Reg, REG_COUNT } from "../lib/isa.ts";
+import { insn, Op, Reg, REG_COUNT, SYSREGS } from "../lib/isa.ts";
+import type { Region } from "../lib/memory.ts";
 import type { Percpu } from "../lib/percpu.ts";
 import type { PercpuVar } from "../lib/percpu_var.ts";
 import type { ScalarCodec } from "../lib/scalar_codec.ts";
@@ -31,7 +32,9 @@ import {
   type Request,
   type TaskBody,
   TaskContext,
+  type TaskHost,
 } from "./task.ts";
+import { Hasher } from "./hasher.ts";
 import { type AccessEvent, Trace } from "./trace.ts";
 
 /** Options of {@linkcode Machine}. */
@@ -116,13 +119,51 @@ export interface RunStats {
   readonly firstViolation: AccessEvent | null;
 }
 
+/** A run's statistics; the trace hash is formatted only when asked for. */
+class Stats implements RunStats {
+  readonly instructions: number;
+  readonly preemptions: number;
+  readonly migrations: number;
+  readonly contextSwitches: number;
+  readonly wrongCpuAccesses: number;
+  readonly #trace: Trace;
+
+  constructor(
+    readonly cycles: number,
+    counts: Omit<
+      RunStats,
+      "cycles" | "misuses" | "failures" | "completed" | "traceHash" | "firstViolation"
+    >,
+    readonly misuses: readonly Misuse[],
+    readonly failures: readonly TaskFailure[],
+    readonly completed: boolean,
+    trace: Trace,
+    readonly firstViolation: AccessEvent | null,
+  ) {
+    this.instructions = counts.instructions;
+    this.preemptions = counts.preemptions;
+    this.migrations = counts.migrations;
+    this.contextSwitches = counts.contextSwitches;
+    this.wrongCpuAccesses = counts.wrongCpuAccesses;
+    this.#trace = trace;
+  }
+
+  get traceHash(): string {
+    return this.#trace.hash;
+  }
+}
+
 type TaskState = "ready" | "running" | "sleeping" | "done" | "failed";
+const TASK_STATES: readonly TaskState[] = ["ready", "running", "sleeping", "done", "failed"];
 
 /** Programs of one variable: by op, then by remote CPU or closure name. */
 type ProgramCache = Map<AccessOp, AccessProgram | Map<number | string, AccessProgram>>;
 
 interface SimTask extends RegisterFile {
   readonly id: number;
+  /** How many times the generator was resumed, and a hash of what it was given. */
+  resumes: number;
+  resumeHash: Hasher;
   codecs: readonly (ScalarCodec | null)[];
   readonly name: string;
   readonly context: TaskContext;
@@ -162,6 +203,27 @@ const WORK_REQUEST: AccessRequest = Object.freeze({
   result: -1,
   remote: false,
 });
+
+/** Where the per-CPU areas lie: the base and the bytes `[first, end)` of a region. */
+interface AreaSpan {
+  readonly base: number;
+  readonly region: Region;
+  readonly first: number;
+  readonly end: number;
+}
+
+/** Hashes bytes `[first, end)` of a region's buffer: whole words, then the tail. */
+function hashRegion(h: Hasher, region: Region, first: number, end: number): void {
+  const firstWord = (first + 3) >>> 2;
+  const endWord = end >>> 2;
+  if (firstWord >= endWord) {
+    for (let b = first; b < end; b++) h.word(region.u8[b]);
+    return;
+  }
+  for (let b = first; b < firstWord * 4; b++) h.word(region.u8[b]);
+  h.words(region.u32, firstWord, endWord);
+  for (let b = endWord * 4; b < end; b++) h.word(region.u8[b]);
+}
 
 /** Removes and returns `queue[index]`, keeping the order of the rest. */
 function removeAt<T>(queue: T[], index: number): T {
@@ -213,8 +275,15 @@ export class Machine {
   readonly #guardIf: KernelGuardIf;
   readonly #programs = new WeakMap<PercpuVar, ProgramCache>();
   readonly #sysregPrograms = new Map<PercpuRegName, AccessProgram>();
+  readonly #programIds = new Map<AccessProgram, number>();
+  readonly #closurePrograms = new WeakMap<
+    object,
+    { variable: PercpuVar; raw: boolean; program: AccessProgram }
+  >();
+  readonly #taskHost: TaskHost;
+  #areas: AreaSpan | undefined;
   #decisions: Decisions;
-  #executor: Executor;
+  readonly #executor: Executor;
   #tasks: SimTask[] = [];
   #sleepers: SimTask[] = [];
   #live = 0;
@@ -230,6 +299,7 @@ export class Machine {
   #misuses: Misuse[] = [];
   #failures: TaskFailure[] = [];
   #firstViolation: AccessEvent | null = null;
+  #queueEpoch = 0;
 
   /**
    * Builds the machine: initialises `cpus` per-CPU areas and points each
@@ -250,6 +320,13 @@ export class Machine {
       throw new RangeError(`policy must be one of ${POLICIES.join(", ")}, got ${describe(policy)}`);
     }
     this.percpu = percpu;
+    this.#taskHost = {
+      currentCpu: (task) => this.#tasks[task].lastCpu,
+      program: (variable, op, options) => this.#program(variable, op, options),
+      sysregProgram: (reg) => this.#sysregProgram(reg),
+      withCurrentProgram: (variable, raw, f) => this.#withCurrentProgram(variable, raw, f),
+      pointerBytes: percpu.pointerBytes,
+    };
     this.#keepEvents = options.record ?? true;
     this.#maxCycles = positiveInt(options.maxCycles ?? 10_000_000, "maxCycles");
     this.#decisions = options.decisions ?? new SeededPolicy({
@@ -283,7 +360,7 @@ export class Machine {
     });
     percpu.context = outside;
     this.#executor = this.#makeExecutor();
-    this.#boot();
+    this.#areas = this.#boot();
   }
 
   #makeExecutor(): Executor {
@@ -297,8 +374,12 @@ export class Machine {
     });
   }
 
-  /** `init(cpus)` and each CPU's `init_percpu_reg(cpu)`, as a kernel boots. */
-  #boot(): void {
+  /**
+   * `init(cpus)` and each CPU's `init_percpu_reg(cpu)`, as a kernel boots.
+   *
+   * @returns Where the areas are.
+   */
+  #boot(): AreaSpan {
     const percpu = this.percpu;
     const outside = percpu.context;
     percpu.init(this.cpus);
@@ -307,6 +388,9 @@ export class Machine {
       percpu.initPercpuReg(cpu.id);
     }
     percpu.context = outside;
+    this.#executor.clearWritten();
+    const areas = this.#areas;
+    return areas?.base === percpu.percpuAreaBase(0) ? areas : this.#locateAreas();
   }
 
   /**
@@ -319,7 +403,7 @@ export class Machine {
   reset(decisions: Decisions): void {
     this.#decisions = decisions;
     this.trace = new Trace(this.#keepEvents);
-    this.#executor = this.#makeExecutor();
+    this.#executor.trace = this.trace;
     this.#tasks = [];
     this.#sleepers = [];
     this.#live = 0;
@@ -335,6 +419,7 @@ export class Machine {
     this.#misuses = [];
     this.#failures = [];
     this.#firstViolation = null;
+    this.#queueEpoch = 0;
     for (const cpu of this.#cpus) {
       cpu.queue.length = 0;
       cpu.current = null;
@@ -346,7 +431,7 @@ export class Machine {
         if (reg !== cpu.context.percpuReg) cpu.context.writeSysreg(reg, 0);
       }
     }
-    this.#boot();
+    this.#areas = this.#boot();
   }
 
   /**
@@ -370,12 +455,7 @@ export class Machine {
       );
     }
     const name = options.name ?? `task${id}`;
-    const context = new TaskContext(id, name, {
-      currentCpu: (task) => this.#tasks[task].lastCpu,
-      program: (variable, op, programOptions) => this.#program(variable, op, programOptions),
-      sysregProgram: (reg) => this.#sysregProgram(reg),
-      pointerBytes: this.percpu.pointerBytes,
-    });
+    const context = new TaskContext(id, name, this.#taskHost);
     const generator = body(context);
     if (typeof generator?.next !== "function") {
       throw new TypeError(`spawn: ${name}'s body must be a generator function (function*)`);
@@ -395,9 +475,11 @@ export class Machine {
       regs: new Array(REG_COUNT).fill(0),
       carry: 0,
       codecs: [],
+      resumes: 0,
+      resumeHash: new Hasher(),
     };
     this.#tasks.push(task);
-    this.#cpus[cpu].queue.push(task);
+    this.#enqueue(this.#cpus[cpu], task);
     this.#live++;
     return context;
   }
@@ -418,15 +500,88 @@ export class Machine {
       this.percpu.context = outside;
       this.#running = null;
     }
-    return {
-      cycles: this.#cycle,
-      ...this.#stats,
-      misuses: this.#misuses,
-      failures: this.#failures,
-      completed: this.#live === 0,
-      traceHash: this.trace.hash,
-      firstViolation: this.#firstViolation,
-    };
+    return new Stats(
+      this.#cycle,
+      this.#stats,
+      this.#misuses,
+      this.#failures,
+      this.#live === 0,
+      this.trace,
+      this.#firstViolation,
+    );
+  }
+
+  /**
+   * A fingerprint of everything that decides what the machine does next:
+   * every mapped region's bytes, each CPU's registers, flags and run queue,
+   * and each task's progress, registers, preempt count and the values its
+   * code was resumed with. Two states with equal fingerprints continue
+   * alike, provided task code is deterministic and shares nothing but
+   * simulated memory. The explorer prunes schedules with it.
+   *
+   * @param extra Decision state to fold in (e.g. the CPU about to step).
+   * @returns A 53-bit key.
+   */
+  stateHash(extra: number): number {
+    const h = new Hasher();
+    h.number(extra);
+    const areas = this.#areas!;
+    hashRegion(h, areas.region, areas.first, areas.end);
+    for (const region of this.#executor.written) {
+      if (region !== areas.region) {
+        hashRegion(h, region, region.byteOffset, region.byteOffset + region.length);
+      }
+    }
+    for (const cpu of this.#cpus) {
+      h.word(cpu.current?.id ?? -1);
+      h.word((cpu.irqEnabled ? 1 : 0) | (cpu.pendingTick ? 2 : 0) | (cpu.needResched ? 4 : 0));
+      for (const reg of SYSREGS) h.number(cpu.context.readSysreg(reg));
+      h.word(cpu.queue.length);
+      for (const task of cpu.queue) h.word(task.id);
+    }
+    for (const task of this.#tasks) {
+      h.word(TASK_STATES.indexOf(task.state));
+      h.word(task.request === null ? -1 : this.#programId(task.request.program));
+      h.word(task.pc);
+      for (const value of task.regs) h.value(value);
+      h.word(task.carry);
+      h.word(task.preemptCount);
+      h.word(task.lastCpu);
+      h.word(task.resumes);
+      h.number(task.resumeHash.key);
+      h.value(task.resume);
+      h.number(task.state === "sleeping" ? task.wakeAt - this.#cycle : 0);
+    }
+    return h.key;
+  }
+
+  /** Where the per-CPU areas (the `.data` globals under `sp-naive`) lie. */
+  #locateAreas(): AreaSpan {
+    const percpu = this.percpu;
+    const base = percpu.percpuAreaBase(0);
+    if (percpu.hasFeature("sp-naive")) {
+      const data = percpu.memory.resolve(percpu.variables()[0]?.offset() ?? 0, 0)!;
+      return { base, region: data, first: data.byteOffset, end: data.byteOffset + data.length };
+    }
+    const size = percpu.percpuAreaLayoutExpected(this.cpus).size;
+    const region = percpu.memory.resolve(base, size)!;
+    return { base, region, first: base + region.bias, end: base + region.bias + size };
+  }
+
+  #programId(program: AccessProgram): number {
+    let id = this.#programIds.get(program);
+    if (id === undefined) this.#programIds.set(program, id = this.#programIds.size);
+    return id;
+  }
+
+  /** Instructions executed so far in the current run. */
+  get instructions(): number {
+    return this.#stats.instructions;
+  }
+
+  /** Changes whenever a run queue gains a task (see {@linkcode Decisions.steal}). */
+  get queueEpoch(): number {
+    return this.#queueEpoch;
   }
 
   /** The CPU contexts, by CPU id (their per-CPU registers). */
@@ -506,6 +661,8 @@ export class Machine {
   #fetch(cpu: SimCpu, task: SimTask): boolean {
     const value = task.resume;
     task.resume = undefined;
+    task.resumes++;
+    task.resumeHash.value(value);
     return this.#deliver(cpu, task, false, value);
   }
 
@@ -533,7 +690,7 @@ export class Machine {
         return true;
       case "yield":
         this.#leave(cpu, task, "yield");
-        cpu.queue.push(task);
+        this.#enqueue(cpu, task);
         task.state = "ready";
         return false;
       case "sleep":
@@ -634,12 +791,17 @@ export class Machine {
     this.#live--;
   }
 
+  #enqueue(cpu: SimCpu, task: SimTask): void {
+    cpu.queue.push(task);
+    this.#queueEpoch++;
+  }
+
   #preempt(cpu: SimCpu, task: SimTask): void {
     cpu.needResched = false;
     cpu.current = null;
     task.state = "ready";
     const target = this.#decisions.migrate(cpu.id, this.cpus);
-    this.#cpus[target].queue.push(task);
+    this.#enqueue(this.#cpus[target], task);
     this.#stats.preemptions++;
     this.trace.preempt(this.#cycle, cpu.id, task.id, target);
   }
@@ -672,7 +834,7 @@ export class Machine {
     let waiting = 0;
     for (const other of this.#cpus) if (other !== cpu) waiting += other.queue.length;
     if (waiting === 0) return undefined;
-    let k = this.#decisions.steal(cpu.id, waiting);
+    let k = this.#decisions.steal(cpu.id, waiting, this.#queueEpoch);
     if (k < 0) return undefined;
     for (const other of this.#cpus) {
       if (other === cpu) continue;
@@ -689,7 +851,7 @@ export class Machine {
       if (task.wakeAt > this.#cycle) continue;
       sleepers.splice(i, 1);
       task.state = "ready";
-      this.#cpus[task.lastCpu].queue.push(task);
+      this.#enqueue(this.#cpus[task.lastCpu], task);
     }
   }
 
@@ -780,6 +942,20 @@ export class Machine {
       program = variable.accessProgram(op, options);
       variants.set(variant, program);
     }
+    return program;
+  }
+
+  /** Caches per closure, so a task's loop does not look the program up by name each step. */
+  #withCurrentProgram(
+    variable: PercpuVar,
+    raw: boolean,
+    f: (value: never) => unknown,
+  ): AccessProgram {
+    const cached = this.#closurePrograms.get(f);
+    if (cached?.variable === variable && cached.raw === raw) return cached.program;
+    const op = raw ? "with-current-raw" : "with-current";
+    const program = this.#program(variable, op, { fn: f.name || "f" });
+    this.#closurePrograms.set(f, { variable, raw, program });
     return program;
   }
 

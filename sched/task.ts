@@ -69,6 +69,12 @@ export interface TaskHost {
   ): AccessProgram;
   /** The program writing a system register. */
   sysregProgram(reg: PercpuRegName): AccessProgram;
+  /** The `with-current` program applying closure `f` (named after it in listings). */
+  withCurrentProgram(
+    variable: PercpuVar,
+    raw: boolean,
+    f: (value: never) => unknown,
+  ): AccessProgram;
   /** `usize` width. */
   readonly pointerBytes: 4 | 8;
 }
@@ -100,11 +106,6 @@ export class TaskContext {
   /** The task's name. */
   readonly name: string;
   readonly #host: TaskHost;
-  /** Last program built per closure, so a loop does not rebuild its key each step. */
-  readonly #withCurrentPrograms = new WeakMap<
-    object,
-    { variable: PercpuVar; program: AccessProgram }
-  >();
 
   /**
    * Made by the machine for each task.
@@ -185,14 +186,9 @@ export class TaskContext {
     if (typeof f !== "function") {
       throw new TypeError(`withCurrent expects a function, got ${describe(f)}`);
     }
-    const op = options.raw ? "with-current-raw" : "with-current";
-    const cached = this.#withCurrentPrograms.get(f);
-    let program = cached?.program;
-    if (program === undefined || program.op !== op || cached!.variable !== variable) {
-      program = this.#host.program(variable, op, { fn: f.name || "f" });
-      this.#withCurrentPrograms.set(f, { variable, program });
-    }
-    yield this.#access(variable, program, undefined, f as (value: never) => unknown, -1, false);
+    const fn = f as (value: never) => unknown;
+    const program = this.#host.withCurrentProgram(variable, options.raw === true, fn);
+    yield this.#access(variable, program, undefined, fn, -1, false);
   }
 
   /**

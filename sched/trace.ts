@@ -6,6 +6,8 @@
  * @module
  */
 
+import { Hasher } from "./hasher.ts";
+
 /** A task was put on a CPU. */
 export interface DispatchEvent {
   /** Event kind. */
@@ -193,8 +195,7 @@ const TICK_OUTCOMES = { "preempt": 0, "deferred-guard": 1, "deferred-irq": 2 } a
 export class Trace {
   /** The events, in order; `null` when recording is off. */
   readonly events: SimEvent[] | null;
-  #h1 = 0x811c9dc5;
-  #h2 = 0x050c5d1f;
+  readonly #hasher = new Hasher();
 
   /**
    * Creates an empty trace.
@@ -207,22 +208,14 @@ export class Trace {
 
   /** A 16-hex-digit hash of every event so far. */
   get hash(): string {
-    return (this.#h1 >>> 0).toString(16).padStart(8, "0") +
-      (this.#h2 >>> 0).toString(16).padStart(8, "0");
+    return this.#hasher.hex;
   }
 
   #mix(code: number, cycle: number, cpu: number, task: number, payload: number): void {
-    this.#word(code | (cpu << 5) | (task << 12));
-    this.#word(cycle);
-    this.#word(payload % 0x1_0000_0000);
-    if (payload >= 0x1_0000_0000 || payload < 0) this.#word(payload / 0x1_0000_0000);
-  }
-
-  #word(value: number): void {
-    const w = value | 0;
-    this.#h1 = Math.imul(this.#h1 ^ w, 0x01000193);
-    const h2 = Math.imul(this.#h2 ^ w, 0x5bd1e995);
-    this.#h2 = h2 ^ (h2 >>> 15);
+    const hasher = this.#hasher;
+    hasher.word(code | (cpu << 5) | (task << 12));
+    hasher.word(cycle);
+    hasher.number(payload);
   }
 
   #keep(event: SimEvent): void {
