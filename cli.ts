@@ -4,6 +4,7 @@
  * ```sh
  * deno run cli.ts sim --arch aarch64 --policy preemptive --seed 3
  * deno run cli.ts sim --arch aarch64 --features preempt --json
+ * deno run cli.ts explore --arch aarch64 --max-preemptions 2
  * deno run cli.ts --help
  * ```
  *
@@ -16,9 +17,27 @@
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { ARCHES, FEATURES } from "./lib/arch_names.ts";
 import { POLICIES } from "./sched/decisions.ts";
+import {
+  checkDfs,
+  checkPct,
+  checkRandom,
+  counterTest,
+  EXPLORE_MODES,
+  type ExploreMode,
+  type ExploreProgress,
+  type ExploreResult,
+  replay,
+  replaySimulation,
+} from "./sched/explorer.ts";
 import { formatSimReport } from "./sched/report.ts";
 import { ACCESS_MODES, SCENARIOS } from "./sched/scenario.ts";
-import { type SimOptions, simulate } from "./sched/simulate.ts";
+import {
+  type ResolvedSimOptions,
+  resolveSimOptions,
+  type SimOptions,
+  simulate,
+} from "./sched/simulate.ts";
+import { renderTimelineSvg } from "./sched/timeline_svg.ts";
 
 /** Where the CLI writes; replaceable for tests. */
 export interface CliIo {
@@ -48,7 +67,17 @@ const SIM_OPTIONS = {
   access: { type: "string" },
   scenario: { type: "string" },
   json: { type: "boolean" },
+  svg: { type: "string" },
   help: { type: "boolean", short: "h" },
+} as const;
+
+const SIM_ONLY_OPTIONS = { ...SIM_OPTIONS, replay: { type: "string" } } as const;
+
+const EXPLORE_OPTIONS = {
+  ...SIM_OPTIONS,
+  "max-preemptions": { type: "string" },
+  mode: { type: "string" },
+  budget: { type: "string" },
 } as const;
 
 const USAGE = `percpu — per-CPU data and the SMP scheduler simulation
@@ -58,6 +87,7 @@ Usage:
 
 Commands:
   sim       simulate tasks incrementing a per-CPU counter; report corruption
+  explore   search the schedules for the minimal failing interleaving
   help      show this help (also: --help, or <command> --help)
 `;
 
@@ -79,7 +109,31 @@ Options:
   --access <mode>        ${ACCESS_MODES.join(" | ")} (default with-current)
   --scenario <name>      ${SCENARIOS.join(" | ")} (default counter; el2-guest needs aarch64)
   --json                 print one JSON object instead of the report
+  --replay <schedule>    replay a schedule printed by \`explore\` (same options)
+  --svg <file>           write the run's timeline as SVG (needs --allow-write)
   -h, --help             show this help
+`;
+
+const EXPLORE_USAGE = `Usage: deno run cli.ts explore [options]
+
+Runs the scenario under many schedules of the simulated machine (which
+task runs, where a tick preempts, where a preempted task migrates) to find
+an interleaving that corrupts the counter. dfs is exhaustive up to
+--max-preemptions, trying 0 preemptions, then 1, then 2, so the schedule it
+reports needs the fewest preemptions, then the fewest instructions.
+
+Options:
+  --max-preemptions <k>  preemption bound, 0-8 (default 2)
+  --mode <mode>          ${EXPLORE_MODES.join(" | ")} (default dfs)
+  --budget <n>           stop after n schedules (default 1000000 dfs, 10000 otherwise)
+  --seed <n>             seed of the random and pct modes (default 1)
+  --svg <file>           write the violating run's timeline as SVG (needs --allow-write)
+  --json                 print one JSON object instead of the report
+  and the scenario options of sim: --arch --features --cpus --tasks --iters
+  --access --scenario (--policy and --quantum do not apply: the explorer
+  makes every scheduling choice)
+
+Defaults are small so dfs finishes quickly: --cpus 2 --tasks 2 --iters 1.
 `;
 
 function integer(raw: string | undefined): number | string | undefined {
@@ -117,28 +171,225 @@ function simOptions(values: Record<string, string | boolean | undefined>): SimOp
   };
 }
 
-function sim(args: string[], io: CliIo): number {
-  const { values } = parse(args, SIM_OPTIONS);
-  if (values.help) {
-    io.out(SIM_USAGE);
-    return 0;
-  }
-  let result;
+/** Runs a library call, turning option errors into usage errors (exit 2). */
+function checked<T>(call: () => T): T {
   try {
-    result = simulate(simOptions(values));
+    return call();
   } catch (error) {
-    if (error instanceof RangeError || error instanceof TypeError) {
+    if (error instanceof RangeError || error instanceof TypeError || error instanceof SyntaxError) {
       throw new UsageError(error.message);
     }
     throw error;
   }
+}
+
+/** Writes an SVG file; returns an exit code (1 when writing is not allowed or fails). */
+function writeSvg(path: string, svg: string, io: CliIo): number {
+  try {
+    Deno.writeTextFileSync(path, svg);
+  } catch (error) {
+    const denied = error instanceof Deno.errors.NotCapable ||
+      error instanceof Deno.errors.PermissionDenied;
+    io.err(
+      denied
+        ? `error: --svg needs permission to write ${path}: run with --allow-write=${path}\n`
+        : `error: cannot write ${path}: ${(error as Error).message}\n`,
+    );
+    return 1;
+  }
+  io.err(`timeline written to ${path}\n`);
+  return 0;
+}
+
+function featureText(features: readonly string[]): string {
+  return features.length === 0 ? "no features" : features.join(", ");
+}
+
+function sim(args: string[], io: CliIo): number {
+  const { values } = parse(args, SIM_ONLY_OPTIONS);
+  if (values.help) {
+    io.out(SIM_USAGE);
+    return 0;
+  }
+  const options = simOptions(values);
+  const svg = values.svg as string | undefined;
+  const schedule = values.replay as string | undefined;
+  const result = checked(() =>
+    schedule === undefined
+      ? simulate({ ...options, record: svg !== undefined })
+      : replaySimulation(options, schedule, svg !== undefined)
+  );
   if (values.json) {
     const { events: _events, taskNames: _names, ...json } = result;
-    io.out(JSON.stringify(json, null, 2) + "\n");
+    io.out(JSON.stringify(schedule === undefined ? json : { ...json, schedule }, null, 2) + "\n");
   } else {
     io.out(formatSimReport(result));
+    if (schedule !== undefined) io.out(`\nreplayed schedule ${schedule}\n`);
   }
-  return 0;
+  if (svg === undefined) return 0;
+  const verdict = result.corrupted ? "CORRUPTED" : "ok";
+  return writeSvg(
+    svg,
+    renderTimelineSvg({
+      events: result.events!,
+      taskNames: result.taskNames,
+      cpus: result.cpus,
+      title: `${result.scenario} on ${result.arch} (${featureText(result.features)}): ${verdict}`,
+      subtitle: schedule ?? `${result.policy}, quantum ${result.quantum}, seed ${result.seed}`,
+    }),
+    io,
+  );
+}
+
+const EXPLORE_DEFAULTS: SimOptions = { cpus: 2, tasks: 2, iters: 1 };
+
+function explore(args: string[], io: CliIo): number {
+  const { values } = parse(args, EXPLORE_OPTIONS);
+  if (values.help) {
+    io.out(EXPLORE_USAGE);
+    return 0;
+  }
+  const given = simOptions(values);
+  const options: SimOptions = {
+    ...given,
+    cpus: given.cpus ?? (given.features?.includes("sp-naive") ? 1 : EXPLORE_DEFAULTS.cpus),
+    tasks: given.tasks ?? EXPLORE_DEFAULTS.tasks,
+    iters: given.iters ?? EXPLORE_DEFAULTS.iters,
+  };
+  const mode = (values.mode ?? "dfs") as ExploreMode;
+  if (!EXPLORE_MODES.includes(mode)) {
+    throw new UsageError(`--mode must be one of ${EXPLORE_MODES.join(", ")}, got "${mode}"`);
+  }
+  const maxPreemptions = integer(values["max-preemptions"] as string | undefined) ?? 2;
+  if (typeof maxPreemptions !== "number" || maxPreemptions < 0 || maxPreemptions > 8) {
+    throw new UsageError(
+      `--max-preemptions must be an integer from 0 to 8, got ${JSON.stringify(maxPreemptions)}`,
+    );
+  }
+  const budget = integer(values.budget as string | undefined);
+  if (budget !== undefined && (typeof budget !== "number" || budget < 1)) {
+    throw new UsageError(`--budget must be a positive integer, got ${JSON.stringify(budget)}`);
+  }
+  const test = checked(() => counterTest(options));
+  const resolved = checked(() => resolveSimOptions(options));
+  const progress = Deno.stderr.isTerminal()
+    ? (p: ExploreProgress) =>
+      io.err(
+        `\r  ${p.mode}: ${p.schedulesExplored} schedules, ${
+          Math.round(p.schedulesExplored / p.elapsedMs * 1000)
+        }/s, bound ${p.bound}…`,
+      )
+    : undefined;
+  const explorerOptions = {
+    maxPreemptions,
+    budget: budget as number | undefined,
+    seed: resolved.seed,
+    onProgress: progress,
+  };
+  const search = mode === "dfs" ? checkDfs : mode === "random" ? checkRandom : checkPct;
+  const result = checked(() => search(test, explorerOptions));
+  if (progress && result.elapsedMs >= 1000) io.err("\r\x1b[K");
+  const violation = result.violation;
+  if (values.json) {
+    io.out(
+      JSON.stringify(
+        {
+          ...resolved,
+          mode: result.mode,
+          maxPreemptions: result.maxPreemptions,
+          schedulesExplored: result.schedulesExplored,
+          complete: result.complete,
+          boundReached: result.boundReached,
+          elapsedMs: Math.round(result.elapsedMs * 10) / 10,
+          schedulesPerSecond: Math.round(result.schedulesExplored / result.elapsedMs * 1000),
+          pruned: result.pruned,
+          statesCached: result.statesCached,
+          violation: violation && {
+            schedule: violation.schedule,
+            preemptions: violation.preemptions,
+            steps: violation.steps,
+            lostUpdates: violation.details.lostUpdates ?? 0,
+            wrongCpuAccesses: violation.wrongCpuAccesses,
+            messages: violation.messages,
+          },
+        },
+        null,
+        2,
+      ) + "\n",
+    );
+  } else {
+    io.out(formatExploreReport(resolved, result));
+  }
+  if (values.svg === undefined || violation === null) {
+    if (values.svg !== undefined) io.err("no violation found: no timeline written\n");
+    return 0;
+  }
+  const run = replay(test, violation.schedule, { record: true });
+  return writeSvg(
+    values.svg as string,
+    renderTimelineSvg({
+      events: run.events!,
+      taskNames: run.taskNames,
+      cpus: resolved.cpus,
+      title: `${resolved.scenario} on ${resolved.arch} (${
+        featureText(resolved.features)
+      }): violation with ${violation.preemptions} preemption(s)`,
+      subtitle: `schedule ${violation.schedule}`,
+    }),
+    io,
+  );
+}
+
+function formatExploreReport(resolved: ResolvedSimOptions, result: ExploreResult): string {
+  const out = [
+    `percpu explore (${result.mode}, up to ${result.maxPreemptions} preemptions): ${resolved.scenario} on ${resolved.arch}, ${
+      featureText(resolved.features)
+    }`,
+    `  ${resolved.cpus} CPUs, ${resolved.tasks} tasks × ${resolved.iters} increments (${resolved.access})`,
+    "",
+    `  schedules explored  ${result.schedulesExplored} in ${result.elapsedMs.toFixed(0)} ms (${
+      Math.round(result.schedulesExplored / result.elapsedMs * 1000)
+    }/s)${
+      result.mode === "dfs"
+        ? `, ${result.pruned} cut short at known states (${result.statesCached} cached)`
+        : ""
+    }`,
+    "",
+  ];
+  const v = result.violation;
+  if (v === null) {
+    out.push(
+      result.complete
+        ? `SAFE: no schedule with at most ${result.boundReached} preemptions corrupts the counter (exhaustive).`
+        : `No violation found in ${result.schedulesExplored} schedules (${
+          result.mode === "dfs" ? "budget exhausted: not exhaustive" : "randomized search"
+        }).`,
+    );
+    return out.join("\n") + "\n";
+  }
+  out.push(
+    `VIOLATION with ${v.preemptions} preemption(s), ${v.steps} instructions${
+      result.mode === "dfs" ? " (minimal)" : ""
+    }:`,
+    ...v.messages.map((m) => `  - ${m}`),
+    "",
+    `  schedule  ${v.schedule}`,
+    `  replay    deno run cli.ts sim --replay ${v.schedule} ${replayFlags(resolved)}`,
+  );
+  return out.join("\n") + "\n";
+}
+
+function replayFlags(resolved: ResolvedSimOptions): string {
+  const flags = [
+    `--arch ${resolved.arch}`,
+    `--cpus ${resolved.cpus}`,
+    `--tasks ${resolved.tasks}`,
+    `--iters ${resolved.iters}`,
+    `--access ${resolved.access}`,
+  ];
+  if (resolved.features.length > 0) flags.push(`--features ${resolved.features.join(",")}`);
+  if (resolved.scenario !== "counter") flags.push(`--scenario ${resolved.scenario}`);
+  return flags.join(" ");
 }
 
 /**
@@ -167,6 +418,8 @@ export function main(args: readonly string[], io: CliIo = CONSOLE_IO): Promise<n
     switch (command) {
       case "sim":
         return Promise.resolve(sim(rest, io));
+      case "explore":
+        return Promise.resolve(explore(rest, io));
       case undefined:
       case "help":
       case "--help":
@@ -174,7 +427,9 @@ export function main(args: readonly string[], io: CliIo = CONSOLE_IO): Promise<n
         io.out(USAGE);
         return Promise.resolve(command === undefined ? 2 : 0);
       default:
-        throw new UsageError(`unknown command ${JSON.stringify(command)}; accepted: sim, help`);
+        throw new UsageError(
+          `unknown command ${JSON.stringify(command)}; accepted: sim, explore, help`,
+        );
     }
   } catch (error) {
     if (error instanceof UsageError) {

@@ -44,9 +44,15 @@ import {
   ReplayChooser,
 } from "./choices.ts";
 import { Machine, type RunStats } from "./machine.ts";
-import { buildScenario } from "./scenario.ts";
+import { buildScenario, type Scenario } from "./scenario.ts";
 import { decodeSchedule, encodeSchedule, fingerprintOf } from "./schedule.ts";
-import { resolveSimOptions, type SimOptions } from "./simulate.ts";
+import {
+  type ResolvedSimOptions,
+  resolveSimOptions,
+  type SimOptions,
+  type SimResult,
+  simResult,
+} from "./simulate.ts";
 import type { SimEvent } from "./trace.ts";
 
 /** A test the explorer can run under many schedules. */
@@ -148,6 +154,8 @@ export interface ExploreResult {
 
 /** One replayed run. */
 export interface ReplayResult {
+  /** The machine it ran on (its per-CPU system holds the final memory). */
+  readonly machine: Machine;
   /** The run's statistics. */
   readonly stats: RunStats;
   /** The violation, or `null` when this schedule passes. */
@@ -473,11 +481,29 @@ export function replay(
     );
   }
   return {
+    machine: runner.machine,
     stats: outcome.stats,
     violation: outcome.messages.length > 0 ? runner.violation(outcome) : null,
     events: runner.machine.trace.events,
     taskNames: runner.machine.taskNames,
   };
+}
+
+/**
+ * Replays a schedule of the built-in scenario and reports it as `simulate()`
+ * does (`cli.ts sim --replay`).
+ *
+ * @param options The scenario options the schedule was explored with.
+ * @param schedule The schedule string.
+ * @param record Keep the events (for a timeline).
+ * @returns The run's report, with `policy` meaningless: the schedule decided everything.
+ */
+export function replaySimulation(options: SimOptions, schedule: string, record = false): SimResult {
+  const resolved = resolveSimOptions(options);
+  const scenario = buildScenario(resolved);
+  const test = scenarioTest(resolved, scenario);
+  const run = replay(test, schedule, { record });
+  return simResult(resolved, scenario, run.machine, run.stats, record);
 }
 
 /**
@@ -491,7 +517,10 @@ export function replay(
  */
 export function counterTest(options: SimOptions = {}): ExploreTest {
   const resolved = resolveSimOptions(options);
-  const scenario = buildScenario(resolved);
+  return scenarioTest(resolved, buildScenario(resolved));
+}
+
+function scenarioTest(resolved: ResolvedSimOptions, scenario: Scenario): ExploreTest {
   const { arch, features, cpus, tasks, iters, access } = resolved;
   return {
     name: `${resolved.scenario}:${tasks}x${iters}:${access}:${arch}:${features.join("+")}:${cpus}`,

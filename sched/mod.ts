@@ -29,3 +29,4 @@ export * from "./hasher.ts";
 export * from "./schedule.ts";
 export * from "./choices.ts";
 export * from "./explorer.ts";
+export * from "./timeline_svg.ts";

@@ -7,7 +7,7 @@
 import { type Arch, ARCHES, type Feature, FEATURES } from "../lib/arch_names.ts";
 import { describe } from "../lib/describe.ts";
 import { type Decisions, POLICIES, type Policy } from "./decisions.ts";
-import { Machine, type Misuse, type TaskFailure } from "./machine.ts";
+import { Machine, type Misuse, type RunStats, type TaskFailure } from "./machine.ts";
 import {
   ACCESS_MODES,
   type AccessMode,
@@ -213,6 +213,26 @@ export function simulate(options: SimOptions = {}): SimResult {
   const record = options.record ?? false;
   const { scenario, machine } = setUpSimulation(resolved, record, options.decisions);
   const stats = machine.run();
+  return simResult(resolved, scenario, machine, stats, record);
+}
+
+/**
+ * The report of a finished run of a scenario.
+ *
+ * @param resolved The options it ran with.
+ * @param scenario The scenario (for the expected and observed counts).
+ * @param machine The machine it ran on.
+ * @param stats What `machine.run()` returned.
+ * @param record Include the machine's events.
+ * @returns The result.
+ */
+export function simResult(
+  resolved: ResolvedSimOptions,
+  scenario: Pick<Scenario, "expected" | "observe">,
+  machine: Machine,
+  stats: RunStats,
+  record: boolean,
+): SimResult {
   const observed = scenario.observe(machine);
   return {
     ...resolved,
