@@ -9,22 +9,28 @@
  *
  * @example Quick start
  * ```ts
+ * import assert from "node:assert/strict";
  * import { defPercpu, init, initPercpuReg, usize } from "@percpu/percpu";
  *
  * const CPU_ID = defPercpu("CPU_ID", usize, 0);
  * init(4); // four per-CPU areas
  * initPercpuReg(0); // this CPU uses area 0
  * CPU_ID.writeCurrent(1);
- * console.log(CPU_ID.readCurrent()); // 1
- * console.log(CPU_ID.remoteRefRaw(3).value); // 0
+ * assert.equal(CPU_ID.readCurrent(), 1);
+ * assert.equal(CPU_ID.remoteRefRaw(3).value, 0); // CPU 3 has its own copy
  * ```
  *
  * @example What an access compiles to
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createPercpu, u64 } from "@percpu/percpu";
  * const p = createPercpu({ arch: "aarch64" });
- * console.log(p.defPercpu("X", u64, 0n).disassemble("read"));
- * // ["mrs x0, TPIDR_EL1", "movz x1, #:abs_g0_nc:__PERCPU_X", "add x0, x0, x1", "ldr x0, [x0]"]
+ * assert.deepEqual(p.defPercpu("X", u64, 0n).disassemble("read"), [
+ *   "mrs x0, TPIDR_EL1",
+ *   "movz x1, #:abs_g0_nc:__PERCPU_X",
+ *   "add x0, x0, x1",
+ *   "ldr x0, [x0]",
+ * ]);
  * ```
  *
  * @module

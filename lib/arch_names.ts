@@ -18,8 +18,9 @@ export type PercpuRegName = "GS_BASE" | "TPIDR_EL1" | "TPIDR_EL2" | "gp" | "$r21
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ARCHES } from "@percpu/percpu";
- * console.log(ARCHES.length); // 5
+ * assert.equal(ARCHES.length, 5);
  * ```
  */
 export const ARCHES: readonly Arch[] = Object.freeze([
@@ -35,8 +36,9 @@ export const ARCHES: readonly Arch[] = Object.freeze([
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FEATURES } from "@percpu/percpu";
- * console.log(FEATURES.includes("preempt")); // true
+ * assert.ok(FEATURES.includes("preempt"));
  * ```
  */
 export const FEATURES: readonly Feature[] = Object.freeze([
@@ -54,8 +56,10 @@ export const FEATURES: readonly Feature[] = Object.freeze([
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isArch } from "@percpu/percpu";
- * console.log(isArch("riscv64"), isArch("mips")); // true false
+ * assert.equal(isArch("riscv64"), true);
+ * assert.equal(isArch("mips"), false);
  * ```
  */
 export function isArch(value: unknown): value is Arch {
@@ -70,8 +74,10 @@ export function isArch(value: unknown): value is Arch {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isFeature } from "@percpu/percpu";
- * console.log(isFeature("preempt"), isFeature("std")); // true false
+ * assert.equal(isFeature("preempt"), true);
+ * assert.equal(isFeature("std"), false);
  * ```
  */
 export function isFeature(value: unknown): value is Feature {

@@ -5,13 +5,14 @@
  *
  * @example The seed's quick start
  * ```ts
+ * import assert from "node:assert/strict";
  * import { defPercpu, init, initPercpuReg, usize } from "@percpu/percpu";
  * const CPU_COUNTER = defPercpu("CPU_COUNTER", usize, 0);
  * init(4);
  * initPercpuReg(0);
- * console.log(CPU_COUNTER.readCurrent()); // 0
+ * assert.equal(CPU_COUNTER.readCurrent(), 0);
  * CPU_COUNTER.writeCurrent(42);
- * console.log(CPU_COUNTER.readCurrent()); // 42
+ * assert.equal(CPU_COUNTER.readCurrent(), 42);
  * ```
  *
  * @module
@@ -32,8 +33,10 @@ import type { ScalarKind, ScalarType, ScalarValue, Type, ValueOf } from "./types
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { defaultPercpu } from "@percpu/percpu";
- * console.log(defaultPercpu.arch, defaultPercpu.percpuReg); // "x86_64" "GS_BASE"
+ * assert.equal(defaultPercpu.arch, "x86_64");
+ * assert.equal(defaultPercpu.percpuReg, "GS_BASE");
  * ```
  */
 export const defaultPercpu: Percpu = createPercpu();
@@ -48,9 +51,10 @@ export const defaultPercpu: Percpu = createPercpu();
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { defPercpu, u32 } from "@percpu/percpu";
  * const IRQ_COUNT = defPercpu("IRQ_COUNT", u32, 0);
- * console.log(IRQ_COUNT.symbol); // "__PERCPU_IRQ_COUNT"
+ * assert.equal(IRQ_COUNT.symbol, "__PERCPU_IRQ_COUNT");
  * ```
  */
 export function defPercpu<K extends ScalarKind>(
@@ -81,9 +85,10 @@ export function defPercpu(name: string, type: Type, init: unknown): PercpuVar {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { init, percpuAreaBase } from "@percpu/percpu";
  * init(2);
- * console.log(percpuAreaBase(1) - percpuAreaBase(0)); // 64
+ * assert.equal(percpuAreaBase(1) - percpuAreaBase(0), 64); // one cache line apart
  * ```
  */
 export function init(cpuCount: number, memory?: InitMemory): number {
@@ -97,8 +102,9 @@ export function init(cpuCount: number, memory?: InitMemory): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { initInPlace } from "@percpu/percpu";
- * console.log(initInPlace()); // 4
+ * assert.equal(initInPlace(), 4);
  * ```
  */
 export function initInPlace(): number {
@@ -113,10 +119,11 @@ export function initInPlace(): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { init, initPercpuReg, percpuAreaBase, readPercpuReg } from "@percpu/percpu";
  * init(4);
  * initPercpuReg(3);
- * console.log(readPercpuReg() === percpuAreaBase(3)); // true
+ * assert.equal(readPercpuReg(), percpuAreaBase(3));
  * ```
  */
 export function initPercpuReg(cpuId: number): void {
@@ -130,10 +137,11 @@ export function initPercpuReg(cpuId: number): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { init, initPercpuReg, readPercpuReg } from "@percpu/percpu";
  * init(1);
  * initPercpuReg(0);
- * console.log(readPercpuReg() > 0); // true
+ * assert.equal(readPercpuReg(), percpuAreaBase(0));
  * ```
  */
 export function readPercpuReg(): number {
@@ -147,10 +155,11 @@ export function readPercpuReg(): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { init, percpuAreaBase, readPercpuReg, writePercpuReg } from "@percpu/percpu";
  * init(2);
  * writePercpuReg(percpuAreaBase(1));
- * console.log(readPercpuReg() === percpuAreaBase(1)); // true
+ * assert.equal(readPercpuReg(), percpuAreaBase(1));
  * ```
  */
 export function writePercpuReg(address: number): void {
@@ -164,8 +173,9 @@ export function writePercpuReg(address: number): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { percpuAreaNum } from "@percpu/percpu";
- * console.log(percpuAreaNum()); // 4
+ * assert.equal(percpuAreaNum(), 4);
  * ```
  */
 export function percpuAreaNum(): number {
@@ -179,8 +189,9 @@ export function percpuAreaNum(): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { percpuAreaSize } from "@percpu/percpu";
- * console.log(percpuAreaSize() >= 8); // true: x86_64's SELF_PTR
+ * assert.equal(percpuAreaSize(), 8); // only x86_64's SELF_PTR so far
  * ```
  */
 export function percpuAreaSize(): number {
@@ -195,9 +206,10 @@ export function percpuAreaSize(): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { init, percpuAreaBase } from "@percpu/percpu";
  * init(2);
- * console.log(percpuAreaBase(0) % 64); // 0
+ * assert.equal(percpuAreaBase(0) % 64, 0);
  * ```
  */
 export function percpuAreaBase(cpuId: number): number {
@@ -213,8 +225,9 @@ export function percpuAreaBase(cpuId: number): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { percpuAreaLayoutExpected } from "@percpu/percpu";
- * console.log(percpuAreaLayoutExpected(4).align); // 64
+ * assert.deepEqual(percpuAreaLayoutExpected(4), { size: 4 * 64, align: 64 });
  * ```
  */
 export function percpuAreaLayoutExpected(cpuCount: number): AreaLayout {
@@ -228,8 +241,9 @@ export function percpuAreaLayoutExpected(cpuCount: number): AreaLayout {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { symbols } from "@percpu/percpu";
- * console.log(symbols()._percpu_load_start); // 0
+ * assert.equal(symbols()._percpu_load_start, 0);
  * ```
  */
 export function symbols(): PercpuSymbols {
@@ -244,8 +258,9 @@ export function symbols(): PercpuSymbols {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { linkerScript } from "@percpu/percpu";
- * console.log(linkerScript({ cpuNum: 8 }).includes("ALIGN(64) * 8")); // true
+ * assert.match(linkerScript({ cpuNum: 8 }), /ALIGN\(64\) \* 8;/);
  * ```
  */
 export function linkerScript(options?: { cpuNum?: number }): string {

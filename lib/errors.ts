@@ -11,12 +11,9 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createPercpu, PercpuError } from "@percpu/percpu";
- * try {
- *   createPercpu().percpuAreaBase(0);
- * } catch (e) {
- *   console.log(e instanceof PercpuError); // true
- * }
+ * assert.throws(() => createPercpu().percpuAreaBase(0), PercpuError);
  * ```
  */
 export class PercpuError extends Error {
@@ -40,13 +37,13 @@ export type InitErrorKind = "InvalidBase" | "UnalignedBase" | "InsufficientMemor
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createPercpu, InitError } from "@percpu/percpu";
  * const p = createPercpu();
- * try {
- *   p.init(2, { buffer: new ArrayBuffer(1024), byteOffset: 8 });
- * } catch (e) {
- *   console.log(e instanceof InitError && e.kind); // "UnalignedBase"
- * }
+ * assert.throws(
+ *   () => p.init(2, { buffer: new ArrayBuffer(1024), byteOffset: 8 }),
+ *   (e) => e instanceof InitError && e.kind === "UnalignedBase",
+ * );
  * ```
  */
 export class InitError extends PercpuError {
@@ -71,12 +68,9 @@ export class InitError extends PercpuError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createPercpu, NotInitializedError } from "@percpu/percpu";
- * try {
- *   createPercpu().initPercpuReg(0);
- * } catch (e) {
- *   console.log(e instanceof NotInitializedError); // true
- * }
+ * assert.throws(() => createPercpu().initPercpuReg(0), NotInitializedError);
  * ```
  */
 export class NotInitializedError extends PercpuError {}
@@ -89,14 +83,14 @@ export type DefinitionErrorKind = "DuplicateName" | "InvalidName" | "AfterInit" 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createPercpu, DefinitionError, u8 } from "@percpu/percpu";
  * const p = createPercpu();
  * p.defPercpu("X", u8, 0);
- * try {
- *   p.defPercpu("X", u8, 1);
- * } catch (e) {
- *   console.log(e instanceof DefinitionError && e.kind); // "DuplicateName"
- * }
+ * assert.throws(
+ *   () => p.defPercpu("X", u8, 1),
+ *   (e) => e instanceof DefinitionError && e.kind === "DuplicateName",
+ * );
  * ```
  */
 export class DefinitionError extends PercpuError {
@@ -121,15 +115,12 @@ export class DefinitionError extends PercpuError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createPercpu, FaultError, u32 } from "@percpu/percpu";
  * const p = createPercpu({ arch: "aarch64" });
  * const x = p.defPercpu("X", u32, 0);
  * p.init(2);
- * try {
- *   x.readCurrent(); // TPIDR_EL1 is still 0
- * } catch (e) {
- *   console.log(e instanceof FaultError); // true
- * }
+ * assert.throws(() => x.readCurrent(), FaultError); // TPIDR_EL1 is still 0
  * ```
  */
 export class FaultError extends PercpuError {

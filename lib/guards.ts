@@ -10,14 +10,15 @@
  *
  * @example A guarded critical section
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NoPreempt, setKernelGuardIf } from "@percpu/percpu";
  * let depth = 0;
  * setKernelGuardIf({ disablePreempt: () => void depth++, enablePreempt: () => void depth-- });
  * {
  *   using _guard = new NoPreempt();
- *   console.log(depth); // 1
+ *   assert.equal(depth, 1);
  * }
- * console.log(depth); // 0
+ * assert.equal(depth, 0);
  * setKernelGuardIf(null);
  * ```
  *
@@ -54,9 +55,13 @@ let installed: KernelGuardIf | null = null;
  *
  * @example
  * ```ts
- * import { setKernelGuardIf } from "@percpu/percpu";
- * const previous = setKernelGuardIf({ disablePreempt() {}, enablePreempt() {} });
+ * import assert from "node:assert/strict";
+ * import { kernelGuardIf, setKernelGuardIf } from "@percpu/percpu";
+ * const kernel = { disablePreempt() {}, enablePreempt() {} };
+ * const previous = setKernelGuardIf(kernel);
+ * assert.equal(kernelGuardIf(), kernel);
  * setKernelGuardIf(previous);
+ * assert.throws(() => setKernelGuardIf({} as never), TypeError);
  * ```
  */
 export function setKernelGuardIf(impl: KernelGuardIf | null): KernelGuardIf | null {
@@ -95,8 +100,9 @@ function optional(type: string): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { kernelGuardIf } from "@percpu/percpu";
- * console.log(kernelGuardIf()); // null
+ * assert.equal(kernelGuardIf(), null);
  * ```
  */
 export function kernelGuardIf(): KernelGuardIf | null {
@@ -184,9 +190,10 @@ function irqRestore(impl: KernelGuardIf | null, state: number): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NoOp } from "@percpu/percpu";
  * using guard = new NoOp();
- * console.log(guard.held); // true
+ * assert.equal(guard.held, true);
  * ```
  */
 export class NoOp extends BaseGuard {
@@ -221,6 +228,7 @@ export class NoOp extends BaseGuard {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { IrqSave, setKernelGuardIf } from "@percpu/percpu";
  * let enabled = true;
  * setKernelGuardIf({
@@ -237,9 +245,9 @@ export class NoOp extends BaseGuard {
  * });
  * {
  *   using _irq = new IrqSave();
- *   console.log(enabled); // false
+ *   assert.equal(enabled, false);
  * }
- * console.log(enabled); // true
+ * assert.equal(enabled, true);
  * setKernelGuardIf(null);
  * ```
  */
@@ -283,11 +291,12 @@ export class IrqSave extends BaseGuard {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NoPreempt } from "@percpu/percpu";
  * const guard = new NoPreempt();
  * guard.release();
  * guard.release(); // a second release does nothing
- * console.log(guard.held); // false
+ * assert.equal(guard.held, false);
  * ```
  */
 export class NoPreempt extends BaseGuard {
@@ -334,6 +343,7 @@ export class NoPreempt extends BaseGuard {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NoPreemptIrqSave, setKernelGuardIf } from "@percpu/percpu";
  * const calls: string[] = [];
  * setKernelGuardIf({
@@ -343,7 +353,7 @@ export class NoPreempt extends BaseGuard {
  *   localIrqRestore: () => void calls.push("irq restore"),
  * });
  * new NoPreemptIrqSave()[Symbol.dispose]();
- * console.log(calls.join(", ")); // "preempt off, irq off, irq restore, preempt on"
+ * assert.deepEqual(calls, ["preempt off", "irq off", "irq restore", "preempt on"]);
  * setKernelGuardIf(null);
  * ```
  */

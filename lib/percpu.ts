@@ -106,6 +106,7 @@ function checkCpuCount(value: unknown, what: string): number {
  *
  * @example The crate's test, in TypeScript
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createPercpu, struct, u8, usize } from "@percpu/percpu";
  * const p = createPercpu({ arch: "riscv64" });
  * const CPU_ID = p.defPercpu("CPU_ID", usize, 0);
@@ -114,8 +115,9 @@ function checkCpuCount(value: unknown, what: string): number {
  * p.initPercpuReg(1);
  * CPU_ID.writeCurrent(1);
  * STATS.withCurrent((s) => s.value.bar++);
- * console.log(CPU_ID.readCurrent(), STATS.remoteRefRaw(1).value.bar); // 1 8
- * console.log(CPU_ID.remoteRefRaw(0).value); // 0
+ * assert.equal(CPU_ID.readCurrent(), 1);
+ * assert.equal(STATS.remoteRefRaw(1).value.bar, 8);
+ * assert.equal(CPU_ID.remoteRefRaw(0).value, 0);
  * ```
  */
 export class Percpu {
@@ -135,7 +137,13 @@ export class Percpu {
   readonly #memory = new AddressSpace(ADDRESS_MAP.heap);
   readonly #layout: SectionLayout;
   readonly #vars = new Map<string, PercpuVariable>();
-  readonly #contexts = new Set<CpuContext>();
+  /** Every context this system made (weakly: machines come and go). */
+  readonly #contexts = new WeakSet<CpuContext>();
+  /**
+   * Contexts whose register points at no mapped area. Regions are never
+   * unmapped, so only these can change resolution when memory is mapped.
+   */
+  readonly #unresolved = new Set<CpuContext>();
   readonly #host: VarHost & { context: CpuContext };
   readonly #data: Region | null;
   #section: Region | null = null;
@@ -361,6 +369,7 @@ export class Percpu {
    *
    * @example Two systems, one set of areas
    * ```ts
+   * import assert from "node:assert/strict";
    * import { createPercpu, u32 } from "@percpu/percpu";
    * const define = () => {
    *   const p = createPercpu();
@@ -372,7 +381,7 @@ export class Percpu {
    * a.hits.remoteRefMutRaw(1).value = 7;
    * b.p.attach(2, { buffer });
    * b.p.initPercpuReg(1);
-   * console.log(b.hits.readCurrent()); // 7
+   * assert.equal(b.hits.readCurrent(), 7);
    * ```
    */
   attach(cpuCount: number, memory: InitMemory): number {
@@ -494,7 +503,6 @@ export class Percpu {
   }
 
   #setAreas(base: number, count: number, firstCopied: number): void {
-    const size = this.#layout.size;
     const stride = this.#layout.stride;
     if (firstCopied < count) {
       const region = this.#memory.resolve(base, count * stride)!;
@@ -505,7 +513,7 @@ export class Percpu {
     }
     this.#base = base;
     this.#areaCount = count;
-    for (const context of this.#contexts) this.#retarget(context);
+    for (const context of this.#unresolved) this.#retarget(context);
   }
 
   /**
@@ -539,7 +547,11 @@ export class Percpu {
    * @throws {RangeError} On a bad CPU id.
    */
   percpuAreaBase(cpuId: number): number {
-    this.#checkCpu(cpuId, "percpuAreaBase");
+    return this.#areaBase(cpuId, "percpuAreaBase");
+  }
+
+  #areaBase(cpuId: number, what: string): number {
+    this.#checkCpu(cpuId, what);
     return this.#naive ? 0 : this.#base! + cpuId * this.#layout.stride;
   }
 
@@ -649,8 +661,7 @@ export class Percpu {
    * @throws {RangeError} On a bad CPU id.
    */
   initPercpuReg(cpuId: number): void {
-    const base = this.percpuAreaBase(cpuId);
-    this.writePercpuReg(base);
+    this.writePercpuReg(this.#areaBase(cpuId, "initPercpuReg"));
   }
 
   /**
@@ -764,6 +775,8 @@ export class Percpu {
       : null;
     context.area = region;
     context.byte = region === null ? 0 : base + region.bias;
+    if (region === null) this.#unresolved.add(context);
+    else this.#unresolved.delete(context);
   }
 
   #makeHost(): VarHost & { context: CpuContext } {
@@ -832,9 +845,10 @@ export class Percpu {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createPercpu } from "@percpu/percpu";
  * const p = createPercpu({ arch: "aarch64", features: ["arm-el2", "preempt"] });
- * console.log(p.percpuReg); // "TPIDR_EL2"
+ * assert.equal(p.percpuReg, "TPIDR_EL2");
  * ```
  */
 export function createPercpu(options?: PercpuOptions): Percpu {

@@ -87,10 +87,11 @@ function scalar<K extends ScalarKind>(kind: K): ScalarType<K> {
  *
  * @example Define a flag
  * ```ts
+ * import assert from "node:assert/strict";
  * import { bool, createPercpu } from "@percpu/percpu";
  * const p = createPercpu();
  * const flag = p.defPercpu("FLAG", bool, true);
- * console.log(flag.symbol); // "__PERCPU_FLAG"
+ * assert.equal(flag.symbol, "__PERCPU_FLAG");
  * ```
  */
 export const bool: ScalarType<"bool"> = scalar("bool");
@@ -99,8 +100,9 @@ export const bool: ScalarType<"bool"> = scalar("bool");
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sizeOf, u8 } from "@percpu/percpu";
- * console.log(sizeOf(u8)); // 1
+ * assert.equal(sizeOf(u8), 1);
  * ```
  */
 export const u8: ScalarType<"u8"> = scalar("u8");
@@ -109,8 +111,9 @@ export const u8: ScalarType<"u8"> = scalar("u8");
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sizeOf, u16 } from "@percpu/percpu";
- * console.log(sizeOf(u16)); // 2
+ * assert.equal(sizeOf(u16), 2);
  * ```
  */
 export const u16: ScalarType<"u16"> = scalar("u16");
@@ -119,8 +122,9 @@ export const u16: ScalarType<"u16"> = scalar("u16");
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sizeOf, u32 } from "@percpu/percpu";
- * console.log(sizeOf(u32)); // 4
+ * assert.equal(sizeOf(u32), 4);
  * ```
  */
 export const u32: ScalarType<"u32"> = scalar("u32");
@@ -129,8 +133,9 @@ export const u32: ScalarType<"u32"> = scalar("u32");
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sizeOf, u64 } from "@percpu/percpu";
- * console.log(sizeOf(u64)); // 8
+ * assert.equal(sizeOf(u64), 8);
  * ```
  */
 export const u64: ScalarType<"u64"> = scalar("u64");
@@ -140,8 +145,10 @@ export const u64: ScalarType<"u64"> = scalar("u64");
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sizeOf, usize } from "@percpu/percpu";
- * console.log(sizeOf(usize), sizeOf(usize, "arm")); // 8 4
+ * assert.equal(sizeOf(usize), 8);
+ * assert.equal(sizeOf(usize, "arm"), 4);
  * ```
  */
 export const usize: ScalarType<"usize"> = scalar("usize");
@@ -150,8 +157,9 @@ export const usize: ScalarType<"usize"> = scalar("usize");
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { i8, sizeOf } from "@percpu/percpu";
- * console.log(sizeOf(i8)); // 1
+ * assert.equal(sizeOf(i8), 1);
  * ```
  */
 export const i8: ScalarType<"i8"> = scalar("i8");
@@ -160,8 +168,9 @@ export const i8: ScalarType<"i8"> = scalar("i8");
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { i16, sizeOf } from "@percpu/percpu";
- * console.log(sizeOf(i16)); // 2
+ * assert.equal(sizeOf(i16), 2);
  * ```
  */
 export const i16: ScalarType<"i16"> = scalar("i16");
@@ -170,8 +179,9 @@ export const i16: ScalarType<"i16"> = scalar("i16");
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { i32, sizeOf } from "@percpu/percpu";
- * console.log(sizeOf(i32)); // 4
+ * assert.equal(sizeOf(i32), 4);
  * ```
  */
 export const i32: ScalarType<"i32"> = scalar("i32");
@@ -180,8 +190,9 @@ export const i32: ScalarType<"i32"> = scalar("i32");
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { i64, sizeOf } from "@percpu/percpu";
- * console.log(sizeOf(i64)); // 8
+ * assert.equal(sizeOf(i64), 8);
  * ```
  */
 export const i64: ScalarType<"i64"> = scalar("i64");
@@ -191,8 +202,9 @@ export const i64: ScalarType<"i64"> = scalar("i64");
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isize, sizeOf } from "@percpu/percpu";
- * console.log(sizeOf(isize, "arm")); // 4
+ * assert.equal(sizeOf(isize, "arm"), 4);
  * ```
  */
 export const isize: ScalarType<"isize"> = scalar("isize");
@@ -201,8 +213,9 @@ export const isize: ScalarType<"isize"> = scalar("isize");
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { f32, sizeOf } from "@percpu/percpu";
- * console.log(sizeOf(f32)); // 4
+ * assert.equal(sizeOf(f32), 4);
  * ```
  */
 export const f32: ScalarType<"f32"> = scalar("f32");
@@ -211,8 +224,9 @@ export const f32: ScalarType<"f32"> = scalar("f32");
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { f64, sizeOf } from "@percpu/percpu";
- * console.log(sizeOf(f64)); // 8
+ * assert.equal(sizeOf(f64), 8);
  * ```
  */
 export const f64: ScalarType<"f64"> = scalar("f64");
@@ -246,8 +260,10 @@ const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isIdentifier } from "@percpu/percpu";
- * console.log(isIdentifier("CPU_ID"), isIdentifier("2x")); // true false
+ * assert.equal(isIdentifier("CPU_ID"), true);
+ * assert.equal(isIdentifier("2x"), false);
  * ```
  */
 export function isIdentifier(name: string): boolean {
@@ -262,8 +278,10 @@ export function isIdentifier(name: string): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isType, u8 } from "@percpu/percpu";
- * console.log(isType(u8), isType({ kind: "u128" })); // true false
+ * assert.equal(isType(u8), true);
+ * assert.equal(isType({ kind: "u128" }), false);
  * ```
  */
 export function isType(value: unknown): value is Type {
@@ -288,9 +306,11 @@ const DESCRIPTORS = new WeakSet<object>();
  *
  * @example Rust's `struct Struct { foo: usize, bar: u8 }`
  * ```ts
+ * import assert from "node:assert/strict";
  * import { offsetOf, sizeOf, struct, u8, usize } from "@percpu/percpu";
  * const S = struct({ foo: usize, bar: u8 });
- * console.log(sizeOf(S), offsetOf(S, "bar")); // 16 8
+ * assert.equal(sizeOf(S), 16);
+ * assert.equal(offsetOf(S, "bar"), 8);
  * ```
  */
 export function struct<const F extends StructFields>(fields: F): StructType<F> {
@@ -336,8 +356,9 @@ export function struct<const F extends StructFields>(fields: F): StructType<F> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { array, sizeOf, u16 } from "@percpu/percpu";
- * console.log(sizeOf(array(u16, 3))); // 6
+ * assert.equal(sizeOf(array(u16, 3)), 6);
  * ```
  */
 export function array<E extends Type>(element: E, length: number): ArrayType<E> {
@@ -451,9 +472,11 @@ function pointerBytesOf(arch: Arch): 4 | 8 {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sizeOf, struct, u8, usize } from "@percpu/percpu";
  * const S = struct({ foo: usize, bar: u8 });
- * console.log(sizeOf(S), sizeOf(S, "arm")); // 16 8
+ * assert.equal(sizeOf(S), 16);
+ * assert.equal(sizeOf(S, "arm"), 8);
  * ```
  */
 export function sizeOf(type: Type, arch: Arch = "x86_64"): number {
@@ -469,8 +492,9 @@ export function sizeOf(type: Type, arch: Arch = "x86_64"): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { alignOf, struct, u16, u8 } from "@percpu/percpu";
- * console.log(alignOf(struct({ a: u8, b: u16 }))); // 2
+ * assert.equal(alignOf(struct({ a: u8, b: u16 })), 2);
  * ```
  */
 export function alignOf(type: Type, arch: Arch = "x86_64"): number {
@@ -488,8 +512,9 @@ export function alignOf(type: Type, arch: Arch = "x86_64"): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { offsetOf, struct, u32, u8 } from "@percpu/percpu";
- * console.log(offsetOf(struct({ a: u8, b: u32 }), "b")); // 4
+ * assert.equal(offsetOf(struct({ a: u8, b: u32 }), "b"), 4);
  * ```
  */
 export function offsetOf<F extends StructFields>(
@@ -514,8 +539,9 @@ export function offsetOf<F extends StructFields>(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { array, typeName, u8 } from "@percpu/percpu";
- * console.log(typeName(array(u8, 4))); // "[u8; 4]"
+ * assert.equal(typeName(array(u8, 4)), "[u8; 4]");
  * ```
  */
 export function typeName(type: Type): string {
@@ -536,8 +562,9 @@ export function typeName(type: Type): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { alignUp } from "@percpu/percpu";
- * console.log(alignUp(65, 64)); // 128
+ * assert.equal(alignUp(65, 64), 128);
  * ```
  */
 export function alignUp(value: number, align: number): number {

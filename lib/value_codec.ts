@@ -12,6 +12,14 @@ import { scalarCodec } from "./scalar_codec.ts";
 import { layoutOf, type Type, type ValueOf } from "./types.ts";
 
 /**
+ * Whether a struct value provides a field: its own property, or an inherited
+ * one (a class getter) that is not just `Object.prototype`'s (`toString`, …).
+ */
+function hasField(value: object, field: string): boolean {
+  return Object.hasOwn(value, field) || (field in value && !(field in Object.prototype));
+}
+
+/**
  * Checks that `value` fits `type`, recursively.
  *
  * @param type The descriptor.
@@ -35,7 +43,7 @@ export function checkValue(type: Type, value: unknown, what: string, pointerByte
       }
     }
     for (const field of fields) {
-      if (!(field in value)) {
+      if (!hasField(value, field)) {
         throw new TypeError(`${what}: missing field "${field}"`);
       }
       const inner = (value as Record<string, unknown>)[field];

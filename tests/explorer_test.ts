@@ -2,7 +2,7 @@
 // replay, randomized search, user-written tests and timelines.
 
 import assert from "node:assert/strict";
-import { XMLValidator } from "npm:fast-xml-parser@4";
+import { XMLValidator } from "fast-xml-parser";
 import { ARCHES, createPercpu, u64 } from "../mod.ts";
 import {
   checkDfs,

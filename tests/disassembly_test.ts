@@ -1,0 +1,670 @@
+// The access tables against anchors §1: the exact instruction sequences of a
+// u64 read, the width-specific forms, and — by executing each table's
+// register-transfer meaning with a small interpreter kept here — proof that
+// what `disassemble()` prints does what the fast-path accessors do.
+
+import assert from "node:assert/strict";
+import {
+  type AccessOp,
+  type AccessProgram,
+  type Arch,
+  ARCHES,
+  createPercpu,
+  f32,
+  type Feature,
+  type Instruction,
+  Op,
+  type Percpu,
+  REG_COUNT,
+  SCALAR_TYPES,
+  type ScalarKind,
+  type ScalarPercpuVar,
+  sizeOf,
+  struct,
+  u16,
+  u32,
+  u64,
+  u8,
+  usize,
+} from "../mod.ts";
+
+const SYSTEM_REGS = ["GS_BASE", "TPIDR_EL1", "TPIDR_EL2", "gp", "$r21", "TPIDRPRW"] as const;
+
+function u64Read(arch: Arch, features: Feature[] = []): string[] {
+  const p = createPercpu({ arch, features });
+  return p.defPercpu("X", u64, 0n).disassemble("read");
+}
+
+Deno.test("a u64 read is the anchors' exact sequence on each arch", async (t) => {
+  await t.step("x86_64: one gs-relative mov", () => {
+    assert.deepEqual(u64Read("x86_64"), ["mov rax, qword ptr gs:[offset __PERCPU_X]"]);
+  });
+  await t.step("aarch64: through current_ptr with TPIDR_EL1", () => {
+    assert.deepEqual(u64Read("aarch64"), [
+      "mrs x0, TPIDR_EL1",
+      "movz x1, #:abs_g0_nc:__PERCPU_X",
+      "add x0, x0, x1",
+      "ldr x0, [x0]",
+    ]);
+  });
+  await t.step("aarch64 + arm-el2: the same through TPIDR_EL2", () => {
+    assert.deepEqual(u64Read("aarch64", ["arm-el2"]), [
+      "mrs x0, TPIDR_EL2",
+      "movz x1, #:abs_g0_nc:__PERCPU_X",
+      "add x0, x0, x1",
+      "ldr x0, [x0]",
+    ]);
+  });
+  await t.step("riscv64: lui, add gp, ld", () => {
+    assert.deepEqual(u64Read("riscv64"), [
+      "lui a0, %hi(__PERCPU_X)",
+      "add a0, a0, gp",
+      "ld a0, %lo(__PERCPU_X)(a0)",
+    ]);
+  });
+  await t.step("loongarch64: lu12i.w, ori, ldx.d with $r21", () => {
+    assert.deepEqual(u64Read("loongarch64"), [
+      "lu12i.w $a0, %abs_hi20(__PERCPU_X)",
+      "ori $a0, $a0, %abs_lo12(__PERCPU_X)",
+      "ldx.d $a0, $a0, $r21",
+    ]);
+  });
+  await t.step("arm: through current_ptr like aarch64, reading TPIDRPRW with mrc", () => {
+    const p = createPercpu({ arch: "arm" });
+    const x = p.defPercpu("X", u64, 0n);
+    const read = x.disassemble("read");
+    const ptr = x.disassemble("ptr");
+    assert.equal(ptr[0], "mrc p15, 0, r0, c13, c0, 4");
+    assert.deepEqual(read.slice(0, ptr.length), ptr, "the read starts with current_ptr");
+    assert.equal(read.length, ptr.length + 1, "then one load");
+    assert.match(read.at(-1)!, /^ldrd? .*\[r0\]$/);
+  });
+});
+
+Deno.test("the read/write/ptr of every arch use that arch's register", async (t) => {
+  const cases: [Arch, Feature[], string][] = [
+    ["x86_64", [], "gs:"],
+    ["aarch64", [], "TPIDR_EL1"],
+    ["aarch64", ["arm-el2"], "TPIDR_EL2"],
+    ["riscv64", [], "gp"],
+    ["loongarch64", [], "$r21"],
+    ["arm", [], "c13, c0, 4"],
+  ];
+  for (const [arch, features, register] of cases) {
+    await t.step([arch, ...features].join(" + "), () => {
+      const p = createPercpu({ arch, features });
+      const x = p.defPercpu("X", u32, 0);
+      for (const op of ["read", "write", "ptr"] as const) {
+        const program = x.accessProgram(op);
+        const sampling = program.instructions.filter((i) => i.samplesPercpuReg);
+        assert.equal(sampling.length, 1, `${op} samples the register once`);
+        assert.ok(sampling[0].text.includes(register), `${op}: ${sampling[0].text}`);
+      }
+    });
+  }
+});
+
+Deno.test("width-specific forms", async (t) => {
+  const kinds: [ScalarKind, 1 | 2 | 4 | 8][] = [["u8", 1], ["u16", 2], ["u32", 4], ["u64", 8]];
+  function listing(arch: Arch, kind: ScalarKind, op: AccessOp): string[] {
+    const p = createPercpu({ arch });
+    const init = kind === "u64" ? 0n : 0;
+    return (p.defPercpu("X", SCALAR_TYPES[kind], init as never) as ScalarPercpuVar).disassemble(op);
+  }
+
+  await t.step("x86_64: byte/word/dword/qword ptr", () => {
+    const word = { 1: "byte", 2: "word", 4: "dword", 8: "qword" };
+    for (const [kind, width] of kinds) {
+      for (const op of ["read", "write", "add"] as const) {
+        const [only, ...rest] = listing("x86_64", kind, op);
+        assert.equal(rest.length, 0, `${kind} ${op} is one instruction`);
+        assert.ok(only.includes(`${word[width]} ptr gs:[offset __PERCPU_X]`), only);
+      }
+    }
+  });
+  await t.step("riscv64: lbu/lhu/lwu/ld and sb/sh/sw/sd", () => {
+    const load = { 1: "lbu", 2: "lhu", 4: "lwu", 8: "ld" };
+    const store = { 1: "sb", 2: "sh", 4: "sw", 8: "sd" };
+    for (const [kind, width] of kinds) {
+      assert.equal(listing("riscv64", kind, "read").at(-1)!.split(" ")[0], load[width], kind);
+      assert.equal(listing("riscv64", kind, "write").at(-1)!.split(" ")[0], store[width], kind);
+    }
+  });
+  await t.step("loongarch64: ldx.bu/hu/wu/d and stx.b/h/w/d", () => {
+    const load = { 1: "ldx.bu", 2: "ldx.hu", 4: "ldx.wu", 8: "ldx.d" };
+    const store = { 1: "stx.b", 2: "stx.h", 4: "stx.w", 8: "stx.d" };
+    for (const [kind, width] of kinds) {
+      const read = listing("loongarch64", kind, "read").at(-1)!;
+      const write = listing("loongarch64", kind, "write").at(-1)!;
+      assert.equal(read.split(" ")[0], load[width], kind);
+      assert.equal(write.split(" ")[0], store[width], kind);
+      assert.ok(read.endsWith("$r21") && write.endsWith("$r21"), "indexed by $r21");
+    }
+  });
+  await t.step("each access moves exactly its type's width", () => {
+    for (const arch of ARCHES) {
+      const p = createPercpu({ arch });
+      for (const [kind, type] of Object.entries(SCALAR_TYPES)) {
+        const x = p.defPercpu(
+          `X_${kind}`,
+          type,
+          (kind === "u64" || kind === "i64" ? 0n : kind === "bool" ? false : 0) as never,
+        ) as ScalarPercpuVar;
+        for (const op of ["read", "write"] as const) {
+          const access = x.accessProgram(op).instructions.filter((i) => i.accessesMemory);
+          assert.equal(access.length, 1, `${arch} ${kind} ${op}`);
+          assert.equal(access[0].kind, kind, `${arch} ${kind} ${op}`);
+        }
+      }
+    }
+  });
+});
+
+Deno.test("x86_64 current_ptr reads the SELF_PTR slot through gs:, never the MSR", () => {
+  const p = createPercpu({ arch: "x86_64" });
+  const x = p.defPercpu("X", u32, 0);
+  const program = x.accessProgram("ptr").instructions;
+  assert.equal(program[0].text, "mov rax, qword ptr gs:[offset __PERCPU_SELF_PTR]");
+  assert.ok(program[0].samplesPercpuReg && program[0].accessesMemory);
+  assert.ok(program.slice(1).every((i) => !i.samplesPercpuReg));
+  assert.ok(program.every((i) => !/rdmsr|rdgsbase|GS_BASE/.test(i.text)));
+  assert.ok(program.some((i) => i.text.includes("__PERCPU_X")));
+  const selfPtr = p.variables().find((v) => v.name === "SELF_PTR");
+  assert.ok(selfPtr, "x86_64 defines the crate's SELF_PTR");
+  assert.equal(selfPtr.offset(), 0, "SELF_PTR is the first slot of every area");
+});
+
+Deno.test("x86_64 writePercpuReg stores the register value in the area's SELF_PTR", async (t) => {
+  for (const features of [[], ["non-zero-vma"]] as Feature[][]) {
+    await t.step(features.join(" + ") || "default", () => {
+      const p = createPercpu({ features });
+      const x = p.defPercpu("X", u32, 0);
+      p.init(3);
+      const selfPtr = p.variables().find((v) => v.name === "SELF_PTR")!;
+      const vma = p.symbols()._percpu_load_start;
+      for (let cpu = 0; cpu < 3; cpu++) {
+        p.initPercpuReg(cpu);
+        // write_percpu_reg stores tp (minus the VMA) in GS_BASE and in SELF_PTR.
+        assert.equal(selfPtr.remoteRefRaw(cpu).value, p.percpuAreaBase(cpu) - vma);
+        assert.equal(p.context.reg, p.percpuAreaBase(cpu) - vma);
+        assert.equal(p.readPercpuReg(), p.percpuAreaBase(cpu));
+        assert.equal(x.currentPtr(), p.percpuAreaBase(cpu) + x.offset());
+      }
+    });
+  }
+});
+
+Deno.test("preempt wraps guarded ops in one disable/enable pair and leaves raw ops alone", async (t) => {
+  const guardedOps: AccessOp[] = ["read", "write", "add", "with-current"];
+  const rawOps: AccessOp[] = [
+    "offset",
+    "ptr",
+    "read-raw",
+    "write-raw",
+    "add-raw",
+    "with-current-raw",
+    "remote-ptr",
+    "remote-read",
+    "remote-write",
+  ];
+  for (const arch of ARCHES) {
+    for (const base of [[], ["sp-naive"]] as Feature[][]) {
+      await t.step([arch, ...base].join(" + "), () => {
+        const plain = createPercpu({ arch, features: base }).defPercpu("X", u32, 0);
+        const guarded = createPercpu({ arch, features: [...base, "preempt"] })
+          .defPercpu("X", u32, 0);
+        for (const op of guardedOps) {
+          const unguarded = plain.disassemble(op);
+          const wrapped = guarded.accessProgram(op).instructions;
+          assert.equal(wrapped[0].op, Op.PreemptOff, op);
+          assert.equal(wrapped.at(-1)!.op, Op.PreemptOn, op);
+          assert.match(wrapped[0].text, /__KernelGuardIf_disable_preempt$/);
+          assert.match(wrapped.at(-1)!.text, /__KernelGuardIf_enable_preempt$/);
+          assert.deepEqual(wrapped.slice(1, -1).map((i) => i.text), unguarded, op);
+          assert.ok(unguarded.length > 0 && !plain.accessProgram(op).instructions.some(isGuard));
+        }
+        for (const op of rawOps) {
+          assert.deepEqual(guarded.disassemble(op), plain.disassemble(op), op);
+          assert.ok(!guarded.accessProgram(op).instructions.some(isGuard), op);
+        }
+      });
+    }
+  }
+});
+
+function isGuard(i: Instruction): boolean {
+  return i.op === Op.PreemptOff || i.op === Op.PreemptOn;
+}
+
+Deno.test("sp-naive: plain global accesses that never touch a per-CPU register", async (t) => {
+  for (const arch of ARCHES) {
+    await t.step(arch, () => {
+      const p = createPercpu({ arch, features: ["sp-naive"] });
+      const x = p.defPercpu("X", u64, 0n);
+      for (const op of ["read", "write", "ptr", "add", "remote-ptr"] as const) {
+        const program = x.accessProgram(op).instructions;
+        assert.ok(program.every((i) => !i.samplesPercpuReg), `${op} does not sample`);
+        assert.ok(program.some((i) => i.text.includes("__PERCPU_X")), `${op} names the global`);
+        for (const reg of ["gs:", "TPIDR", "gp", "$r21", "c13"]) {
+          assert.ok(program.every((i) => !i.text.includes(reg)), `${op} mentions ${reg}`);
+        }
+      }
+    });
+  }
+  await t.step("x86_64 addresses the global rip-relative", () => {
+    const x = createPercpu({ features: ["sp-naive"] }).defPercpu("X", u64, 0n);
+    assert.deepEqual(x.disassemble("read"), ["mov rax, qword ptr [rip + __PERCPU_X]"]);
+  });
+});
+
+Deno.test("structs and arrays have only the pointer accesses", () => {
+  const p = createPercpu({ arch: "riscv64" });
+  const s = p.defPercpu("S", struct({ a: u8, b: u16 }), { a: 1, b: 2 });
+  for (const op of ["offset", "ptr", "remote-ptr"] as const) {
+    assert.ok(s.disassemble(op).length > 0, op);
+  }
+  for (const op of ["read", "write", "add", "with-current"] as const) {
+    assert.throws(() => s.disassemble(op), RangeError, op);
+  }
+});
+
+// ---------------------------------------------------------------------------
+// A tiny interpreter of `Instruction`s. Integer registers hold bigints (so the
+// arithmetic is independent of the library's scalar codecs), float registers
+// hold numbers, and memory is read through a DataView of each region.
+
+type Value = bigint | number;
+
+interface Run {
+  readonly regs: Value[];
+  readonly guards: ("off" | "on")[];
+}
+
+/** Reads `kind` at `address` as a register value (sign- or zero-extended). */
+function load(p: Percpu, kind: ScalarKind, address: number): Value {
+  const size = sizeOf(SCALAR_TYPES[kind], p.arch);
+  const { view, at } = locate(p, address, size);
+  switch (kind) {
+    case "f32":
+      return view.getFloat32(at, true);
+    case "f64":
+      return view.getFloat64(at, true);
+    case "i8":
+      return BigInt(view.getInt8(at));
+    case "i16":
+      return BigInt(view.getInt16(at, true));
+    case "i32":
+      return BigInt(view.getInt32(at, true));
+    case "i64":
+      return view.getBigInt64(at, true);
+    case "isize":
+      return size === 4 ? BigInt(view.getInt32(at, true)) : view.getBigInt64(at, true);
+    default:
+      return size === 1
+        ? BigInt(view.getUint8(at))
+        : size === 2
+        ? BigInt(view.getUint16(at, true))
+        : size === 4
+        ? BigInt(view.getUint32(at, true))
+        : view.getBigUint64(at, true);
+  }
+}
+
+/** Stores the low bits of a register value as `kind` at `address`. */
+function store(p: Percpu, kind: ScalarKind, address: number, value: Value): void {
+  const size = sizeOf(SCALAR_TYPES[kind], p.arch);
+  const { view, at } = locate(p, address, size);
+  if (kind === "f32") return view.setFloat32(at, value as number, true);
+  if (kind === "f64") return view.setFloat64(at, value as number, true);
+  const bits = BigInt.asUintN(size * 8, value as bigint);
+  if (size === 8) view.setBigUint64(at, bits, true);
+  else if (size === 4) view.setUint32(at, Number(bits), true);
+  else if (size === 2) view.setUint16(at, Number(bits), true);
+  else view.setUint8(at, Number(bits));
+}
+
+function locate(p: Percpu, address: number, size: number): { view: DataView; at: number } {
+  assert.equal(address % size, 0, `access of ${size} bytes at ${address} is misaligned`);
+  const region = p.memory.resolve(address, size);
+  assert.ok(region, `${size} bytes at 0x${address.toString(16)} are not mapped`);
+  return { view: new DataView(region.buffer), at: address + region.bias };
+}
+
+function addValues(p: Percpu, kind: ScalarKind, a: Value, b: Value): Value {
+  if (kind === "f32") return Math.fround((a as number) + (b as number));
+  if (kind === "f64") return (a as number) + (b as number);
+  return BigInt.asUintN(p.pointerBytes * 8, (a as bigint) + (b as bigint));
+}
+
+function isPair(p: Percpu, kind: ScalarKind | null): boolean {
+  return p.arch === "arm" && (kind === "u64" || kind === "i64");
+}
+
+function num(v: Value): number {
+  return Number(v);
+}
+
+function execute(
+  p: Percpu,
+  program: AccessProgram,
+  inputs: Record<number, Value> = {},
+  fn: (value: unknown) => unknown = (value) => value,
+): Run {
+  const regs: Value[] = Array.from({ length: REG_COUNT }, () => 0n);
+  for (const [slot, value] of Object.entries(inputs)) regs[Number(slot)] = value;
+  const guards: ("off" | "on")[] = [];
+  let carry = 0n;
+  const preg = () => BigInt(p.context.reg);
+  const at = (i: Instruction, base: bigint) =>
+    num(base + (i.a < 0 ? 0n : regs[i.a] as bigint) + BigInt(i.imm));
+  for (const i of program.instructions) {
+    switch (i.op) {
+      case Op.MovPreg:
+        regs[i.d] = preg();
+        break;
+      case Op.Li:
+        regs[i.d] = BigInt(i.imm);
+        break;
+      case Op.AddImm:
+        regs[i.d] = (regs[i.a] as bigint) + BigInt(i.imm);
+        break;
+      case Op.Add:
+        regs[i.d] = (regs[i.a] as bigint) + (regs[i.b] as bigint);
+        break;
+      case Op.Sub:
+        regs[i.d] = (regs[i.a] as bigint) - (regs[i.b] as bigint);
+        break;
+      case Op.AddPreg:
+        regs[i.d] = (regs[i.a] as bigint) + preg();
+        break;
+      case Op.Load:
+        regs[i.d] = load(p, i.kind!, at(i, 0n));
+        break;
+      case Op.Store:
+        store(p, i.kind!, at(i, 0n), regs[i.b]);
+        break;
+      case Op.LoadPreg:
+        regs[i.d] = load(p, i.kind!, at(i, preg()));
+        break;
+      case Op.StorePreg:
+        store(p, i.kind!, at(i, preg()), regs[i.b]);
+        break;
+      case Op.AddMemPreg:
+      case Op.AddMem: {
+        const address = i.op === Op.AddMemPreg ? num(preg() + BigInt(i.imm)) : at(i, 0n);
+        store(p, i.kind!, address, addValues(p, i.kind!, load(p, i.kind!, address), regs[i.b]));
+        break;
+      }
+      case Op.AddValue:
+        regs[i.d] = addValues(p, i.kind!, regs[i.a], regs[i.b]);
+        break;
+      case Op.CallFn:
+        Object.assign(regs, toRegs(p, i.kind!, i.d, fn(fromRegs(p, i.kind!, i.a, regs))));
+        break;
+      case Op.AreaBase:
+        regs[i.d] = BigInt(p.percpuAreaBase(num(regs[i.a])));
+        break;
+      case Op.PreemptOff:
+        guards.push("off");
+        break;
+      case Op.PreemptOn:
+        guards.push("on");
+        break;
+      case Op.LoadPair: {
+        const address = at(i, 0n);
+        regs[i.d] = load(p, "u32", address);
+        regs[i.d + 1] = load(p, "u32", address + 4);
+        break;
+      }
+      case Op.StorePair: {
+        const address = at(i, 0n);
+        store(p, "u32", address, regs[i.b]);
+        store(p, "u32", address + 4, regs[i.b + 1]);
+        break;
+      }
+      case Op.AddCarry: {
+        const sum = (regs[i.a] as bigint) + (regs[i.b] as bigint);
+        regs[i.d] = BigInt.asUintN(32, sum);
+        carry = sum >> 32n;
+        break;
+      }
+      case Op.AddWithCarry:
+        regs[i.d] = BigInt.asUintN(32, (regs[i.a] as bigint) + (regs[i.b] as bigint) + carry);
+        break;
+      case Op.WriteSysreg:
+        p.context.writeSysreg(SYSTEM_REGS[i.imm], num(regs[i.a]));
+        break;
+      case Op.Nop:
+        break;
+      default:
+        assert.fail(`unknown op ${i.op} in ${i.text}`);
+    }
+  }
+  return { regs, guards };
+}
+
+/** A JS value of `kind` as the register (pair) contents a program expects. */
+function toRegs(p: Percpu, kind: ScalarKind, slot: number, value: unknown): Record<number, Value> {
+  let reg: Value;
+  if (kind === "f32" || kind === "f64") reg = value as number;
+  else if (kind === "bool") reg = value ? 1n : 0n;
+  else reg = BigInt(value as number | bigint);
+  if (!isPair(p, kind)) return { [slot]: reg };
+  const bits = BigInt.asUintN(64, reg as bigint);
+  return { [slot]: BigInt.asUintN(32, bits), [slot + 1]: bits >> 32n };
+}
+
+/** Register (pair) contents as the JS value the accessors return. */
+function fromRegs(p: Percpu, kind: ScalarKind, slot: number, regs: Value[]): unknown {
+  let reg = regs[slot];
+  if (isPair(p, kind)) reg = ((regs[slot + 1] as bigint) << 32n) | (reg as bigint);
+  switch (kind) {
+    case "f32":
+    case "f64":
+      return reg;
+    case "bool":
+      return reg !== 0n;
+    case "u64":
+      return BigInt.asUintN(64, reg as bigint);
+    case "i64":
+      return BigInt.asIntN(64, reg as bigint);
+    default: {
+      const bits = sizeOf(SCALAR_TYPES[kind], p.arch) * 8;
+      const signed = kind.startsWith("i");
+      return Number(
+        signed ? BigInt.asIntN(bits, reg as bigint) : BigInt.asUintN(bits, reg as bigint),
+      );
+    }
+  }
+}
+
+/** Two distinct values per kind, the second chosen to wrap on `add`. */
+function samples(
+  kind: ScalarKind,
+  pointerBytes: 4 | 8,
+): { a: unknown; b: unknown; delta: unknown } {
+  const wide = pointerBytes === 8;
+  switch (kind) {
+    case "bool":
+      return { a: true, b: false, delta: null };
+    case "u8":
+      return { a: 0xa5, b: 0xfe, delta: 3 };
+    case "u16":
+      return { a: 0xbeef, b: 0xfffe, delta: 5 };
+    case "u32":
+      return { a: 0xdead_beef, b: 0xffff_fffe, delta: 7 };
+    case "u64":
+      return { a: 0xa2ce_a2ce_a2ce_a2cen, b: 0xffff_ffff_ffff_fffen, delta: 0x1_0000_0003n };
+    case "usize":
+      return wide
+        ? { a: 0x1234_5678_9abc, b: 0xffff_ffff, delta: 0x1_0000_0001 }
+        : { a: 0x89ab_cdef, b: 0xffff_fffe, delta: 9 };
+    case "i8":
+      return { a: -100, b: 126, delta: 5 };
+    case "i16":
+      return { a: -30000, b: 32766, delta: 5 };
+    case "i32":
+      return { a: -2_000_000_000, b: 2_147_483_646, delta: 5 };
+    case "i64":
+      return { a: -(2n ** 62n) - 3n, b: 2n ** 63n - 2n, delta: 5n };
+    case "isize":
+      return wide
+        ? { a: -(2 ** 40) - 7, b: 2 ** 33, delta: -(2 ** 34) }
+        : { a: -2_000_000_000, b: 2_147_483_646, delta: 5 };
+    case "f32":
+      return { a: 1.5, b: Math.fround(0.1), delta: Math.fround(0.2) };
+    case "f64":
+      return { a: -2.25, b: 0.1, delta: 0.2 };
+  }
+}
+
+const EXEC_FEATURES: Feature[][] = [
+  [],
+  ["preempt"],
+  ["non-zero-vma"],
+  ["non-zero-vma", "preempt"],
+  ["sp-naive"],
+  ["sp-naive", "preempt"],
+];
+
+function executionCases(): [Arch, Feature[]][] {
+  return [
+    ...ARCHES.flatMap((arch) => EXEC_FEATURES.map((f): [Arch, Feature[]] => [arch, f])),
+    ["aarch64", ["arm-el2"]],
+    ["aarch64", ["arm-el2", "non-zero-vma", "preempt"]],
+  ];
+}
+
+function checkScalar(p: Percpu, x: ScalarPercpuVar, cpus: number): void {
+  const kind = x.type.kind;
+  const { a, b, delta } = samples(kind, p.pointerBytes);
+  const guarded = p.hasFeature("preempt");
+  const expectGuards = (run: Run, op: AccessOp) =>
+    assert.deepEqual(
+      run.guards,
+      guarded && !op.endsWith("-raw") && !op.startsWith("remote") ? ["off", "on"] : [],
+      `${kind} ${op} guards`,
+    );
+  const others = Array.from({ length: cpus }, (_, i) => i);
+
+  for (let cpu = 0; cpu < cpus; cpu++) {
+    p.initPercpuReg(cpu);
+    const label = `${kind} on CPU ${cpu}`;
+    const snapshot = (): unknown[] => others.map((c) => x.remoteRefRaw(c).value);
+
+    x.writeCurrent(a as never);
+    for (const op of ["read", "read-raw"] as const) {
+      const program = x.accessProgram(op);
+      const run = execute(p, program);
+      assert.deepEqual(fromRegs(p, kind, program.result, run.regs), a, `${label} ${op}`);
+      assert.deepEqual(x.readCurrent(), a, `${label} readCurrent`);
+      expectGuards(run, op);
+    }
+
+    for (const op of ["write", "write-raw"] as const) {
+      const before = snapshot();
+      const program = x.accessProgram(op);
+      const run = execute(p, program, toRegs(p, kind, program.input, b));
+      assert.deepEqual(x.readCurrent(), b, `${label} ${op}`);
+      const after = snapshot();
+      before[cpu] = b;
+      assert.deepEqual(after, before, `${label} ${op} touches only its own copy`);
+      expectGuards(run, op);
+      x.writeCurrent(a as never);
+    }
+
+    if (delta !== null) {
+      for (const op of ["add", "add-raw"] as const) {
+        x.writeCurrent(b as never);
+        const program = x.accessProgram(op);
+        const run = execute(p, program, toRegs(p, kind, program.input, delta));
+        const stepped = x.readCurrent();
+        x.writeCurrent(b as never);
+        x.addCurrent(delta as never);
+        assert.deepEqual(stepped, x.readCurrent(), `${label} ${op}`);
+        expectGuards(run, op);
+      }
+    }
+
+    for (const op of ["with-current", "with-current-raw"] as const) {
+      x.writeCurrent(a as never);
+      const seen: unknown[] = [];
+      const run = execute(p, x.accessProgram(op), {}, (v) => {
+        seen.push(v);
+        return b;
+      });
+      assert.deepEqual(seen, [a], `${label} ${op} passes the current value`);
+      assert.deepEqual(x.readCurrent(), b, `${label} ${op} stores the result`);
+      expectGuards(run, op);
+      x.writeCurrent(a as never);
+    }
+
+    const ptr = execute(p, x.accessProgram("ptr"));
+    assert.equal(num(ptr.regs[0]), x.currentPtr(), `${label} ptr`);
+
+    for (let remote = 0; remote < cpus; remote++) {
+      const readProgram = x.accessProgram("remote-read", { cpu: remote });
+      const read = execute(p, readProgram);
+      assert.deepEqual(
+        fromRegs(p, kind, readProgram.result, read.regs),
+        x.remoteRefRaw(remote).value,
+        `${label} remote-read ${remote}`,
+      );
+      const writeProgram = x.accessProgram("remote-write", { cpu: remote });
+      const saved = x.remoteRefRaw(remote).value;
+      execute(p, writeProgram, toRegs(p, kind, writeProgram.input, b));
+      assert.deepEqual(x.remoteRefRaw(remote).value, b, `${label} remote-write ${remote}`);
+      x.remoteRefMutRaw(remote).value = saved as never;
+      const remotePtr = execute(p, x.accessProgram("remote-ptr", { cpu: remote }));
+      assert.equal(num(remotePtr.regs[0]), x.remotePtr(remote), `${label} remote-ptr`);
+    }
+  }
+}
+
+Deno.test("executing each disassembled access does what the accessors do", async (t) => {
+  for (const [arch, features] of executionCases()) {
+    await t.step([arch, ...features].join(" + "), () => {
+      const p = createPercpu({ arch, features });
+      const vars = Object.entries(SCALAR_TYPES).map(([kind, type]) =>
+        p.defPercpu(
+          `V_${kind}`,
+          type,
+          (kind === "bool" ? false : kind === "u64" || kind === "i64" ? 0n : 0) as never,
+        ) as ScalarPercpuVar
+      );
+      const s = p.defPercpu("S", struct({ a: u8, b: usize, c: f32 }), { a: 1, b: 2, c: 3 });
+      const cpus = p.init(3);
+      for (const x of vars) checkScalar(p, x, cpus);
+
+      for (let cpu = 0; cpu < cpus; cpu++) {
+        p.initPercpuReg(cpu);
+        const offset = s.accessProgram("offset");
+        const slot = offset.instructions.at(-1)!.d;
+        assert.equal(num(execute(p, offset).regs[slot]), s.offset(), `${arch} offset`);
+        assert.equal(num(execute(p, s.accessProgram("ptr")).regs[0]), s.currentPtr());
+        for (let remote = 0; remote < cpus; remote++) {
+          const run = execute(p, s.accessProgram("remote-ptr", { cpu: remote }));
+          assert.equal(num(run.regs[0]), s.remotePtr(remote));
+        }
+      }
+    });
+  }
+});
+
+Deno.test("executing a sysreg write moves the per-CPU register as writePercpuReg does", async (t) => {
+  for (const arch of ARCHES) {
+    await t.step(arch, () => {
+      const p = createPercpu({ arch });
+      const x = p.defPercpu("X", u16, 0);
+      p.init(2);
+      p.initPercpuReg(0);
+      x.remoteRefMutRaw(1).value = 0x4321;
+      const [write] = p.table.writeSysreg(p.percpuReg);
+      execute(p, { op: "ptr", instructions: [write], result: -1, input: -1 }, {
+        [write.a]: BigInt(p.percpuAreaBase(1)),
+      });
+      assert.equal(p.context.reg, p.percpuAreaBase(1));
+      assert.equal(x.readCurrent(), 0x4321);
+    });
+  }
+});

@@ -1,0 +1,445 @@
+// kernel_guard semantics (anchors §2) and the `preempt` feature's use of
+// them: which accessors take a NoPreempt guard, exactly once, and always
+// give it back.
+
+import assert from "node:assert/strict";
+import {
+  type Arch,
+  ARCHES,
+  array,
+  createPercpu,
+  FaultError,
+  type Feature,
+  IrqSave,
+  type KernelGuardIf,
+  kernelGuardIf,
+  NoOp,
+  NoPreempt,
+  NoPreemptIrqSave,
+  type Percpu,
+  setKernelGuardIf,
+  struct,
+  u32,
+  u64,
+  u8,
+} from "../mod.ts";
+
+/** A kernel that records every call and tracks preempt depth and IRQ state. */
+class RecordingKernel implements KernelGuardIf {
+  readonly calls: string[] = [];
+  depth = 0;
+  irqsEnabled = true;
+  onDisable: () => void = () => {};
+
+  disablePreempt(): void {
+    this.calls.push("disablePreempt");
+    this.depth++;
+    this.onDisable();
+  }
+
+  enablePreempt(): void {
+    this.calls.push("enablePreempt");
+    assert.ok(this.depth > 0, "enablePreempt underflows the preempt count");
+    this.depth--;
+  }
+
+  localIrqSaveAndDisable(): number {
+    const saved = this.irqsEnabled ? 1 : 0;
+    this.calls.push(`localIrqSaveAndDisable -> ${saved}`);
+    this.irqsEnabled = false;
+    return saved;
+  }
+
+  localIrqRestore(state: number): void {
+    this.calls.push(`localIrqRestore(${state})`);
+    this.irqsEnabled = state === 1;
+  }
+}
+
+/** Runs `f` with `kernel` installed, restoring the previous interface after. */
+function withKernel<T>(kernel: KernelGuardIf | null, f: () => T): T {
+  const previous = setKernelGuardIf(kernel);
+  try {
+    return f();
+  } finally {
+    setKernelGuardIf(previous);
+  }
+}
+
+Deno.test("each guard acquires and releases in kernel_guard's order", async (t) => {
+  const cases: [string, () => Disposable, string[]][] = [
+    ["NoOp", () => new NoOp(), []],
+    ["IrqSave", () => new IrqSave(), ["localIrqSaveAndDisable -> 1", "localIrqRestore(1)"]],
+    ["NoPreempt", () => new NoPreempt(), ["disablePreempt", "enablePreempt"]],
+    ["NoPreemptIrqSave", () => new NoPreemptIrqSave(), [
+      "disablePreempt",
+      "localIrqSaveAndDisable -> 1",
+      "localIrqRestore(1)",
+      "enablePreempt",
+    ]],
+  ];
+  for (const [name, make, expected] of cases) {
+    await t.step(name, () => {
+      const kernel = new RecordingKernel();
+      withKernel(kernel, () => {
+        const guard = make();
+        const acquired = kernel.calls.length;
+        guard[Symbol.dispose]();
+        assert.deepEqual(kernel.calls, expected);
+        assert.equal(acquired, expected.length / 2, "half the calls happen on acquire");
+      });
+      assert.equal(kernel.depth, 0);
+      assert.equal(kernel.irqsEnabled, true);
+    });
+  }
+});
+
+Deno.test("the static BaseGuard acquire/release pair follows the same order", () => {
+  const kernel = new RecordingKernel();
+  withKernel(kernel, () => {
+    const state = NoPreemptIrqSave.acquire();
+    assert.equal(kernel.irqsEnabled, false);
+    NoPreemptIrqSave.release(state);
+    const irq = IrqSave.acquire();
+    IrqSave.release(irq);
+    NoPreempt.release(NoPreempt.acquire());
+    NoOp.release(NoOp.acquire());
+  });
+  assert.deepEqual(kernel.calls, [
+    "disablePreempt",
+    "localIrqSaveAndDisable -> 1",
+    "localIrqRestore(1)",
+    "enablePreempt",
+    "localIrqSaveAndDisable -> 1",
+    "localIrqRestore(1)",
+    "disablePreempt",
+    "enablePreempt",
+  ]);
+});
+
+Deno.test("nested IrqSave restores the state each level saved", () => {
+  const kernel = new RecordingKernel();
+  withKernel(kernel, () => {
+    using _outer = new IrqSave();
+    {
+      using _inner = new IrqSave();
+      assert.equal(kernel.irqsEnabled, false);
+    }
+    // The inner guard saved "disabled", so IRQs stay off until the outer one.
+    assert.equal(kernel.irqsEnabled, false);
+  });
+  assert.equal(kernel.irqsEnabled, true);
+  assert.deepEqual(kernel.calls, [
+    "localIrqSaveAndDisable -> 1",
+    "localIrqSaveAndDisable -> 0",
+    "localIrqRestore(0)",
+    "localIrqRestore(1)",
+  ]);
+});
+
+Deno.test("using releases at the end of the block and when the block throws", () => {
+  const kernel = new RecordingKernel();
+  withKernel(kernel, () => {
+    {
+      using guard = new NoPreempt();
+      assert.equal(kernel.depth, 1);
+      assert.equal(guard.held, true);
+    }
+    assert.equal(kernel.depth, 0);
+
+    assert.throws(() => {
+      using _guard = new NoPreemptIrqSave();
+      assert.equal(kernel.depth, 1);
+      assert.equal(kernel.irqsEnabled, false);
+      throw new Error("boom");
+    }, /boom/);
+    assert.equal(kernel.depth, 0);
+    assert.equal(kernel.irqsEnabled, true);
+  });
+});
+
+Deno.test("releasing twice does not unbalance the interface", () => {
+  const kernel = new RecordingKernel();
+  withKernel(kernel, () => {
+    const guard = new NoPreemptIrqSave();
+    guard.release();
+    guard.release();
+    guard[Symbol.dispose]();
+    assert.equal(guard.held, false);
+    {
+      using early = new NoPreempt();
+      early.release();
+    }
+  });
+  assert.equal(kernel.depth, 0);
+  assert.equal(kernel.calls.filter((c) => c === "enablePreempt").length, 2);
+  assert.equal(kernel.calls.filter((c) => c.startsWith("localIrqRestore")).length, 1);
+});
+
+Deno.test("a guard releases on the interface it acquired from", () => {
+  const first = new RecordingKernel();
+  const second = new RecordingKernel();
+  withKernel(first, () => {
+    const guard = new NoPreempt();
+    setKernelGuardIf(second);
+    guard.release();
+  });
+  assert.equal(first.depth, 0);
+  assert.deepEqual(second.calls, []);
+
+  // Acquired with no interface: nothing to give back to one installed later.
+  const later = new RecordingKernel();
+  const guard = withKernel(null, () => new NoPreemptIrqSave());
+  withKernel(later, () => guard.release());
+  assert.deepEqual(later.calls, []);
+});
+
+Deno.test("with no interface installed every guard is a no-op", () => {
+  withKernel(null, () => {
+    assert.equal(kernelGuardIf(), null);
+    for (const make of [() => new NoOp(), () => new IrqSave(), () => new NoPreempt()]) {
+      using guard = make();
+      assert.equal(guard.held, true);
+    }
+    NoPreemptIrqSave.release(NoPreemptIrqSave.acquire());
+    const p = createPercpu({ features: ["preempt"] });
+    const x = p.defPercpu("X", u32, 1);
+    p.init(1);
+    p.initPercpuReg(0);
+    x.writeCurrent(2);
+    assert.equal(x.readCurrent(), 2);
+  });
+});
+
+Deno.test("an interface without IRQ methods makes IrqSave a no-op", () => {
+  const calls: string[] = [];
+  withKernel({
+    disablePreempt: () => void calls.push("off"),
+    enablePreempt: () => void calls.push("on"),
+  }, () => {
+    new IrqSave().release();
+    new NoPreemptIrqSave().release();
+  });
+  assert.deepEqual(calls, ["off", "on"]);
+});
+
+Deno.test("setKernelGuardIf validates the interface and installs nothing on failure", async (t) => {
+  const installed = new RecordingKernel();
+  const noop = () => {};
+  const bad: [string, unknown, RegExp][] = [
+    ["a number", 42, /object or null.*number 42/],
+    ["a string", "kernel", /object or null.*string "kernel"/],
+    ["no disablePreempt", { enablePreempt: noop }, /disablePreempt must be a function.*undefined/],
+    [
+      "enablePreempt not a function",
+      { disablePreempt: noop, enablePreempt: 1 },
+      /enablePreempt must be a function.*number 1/,
+    ],
+    [
+      "only localIrqSaveAndDisable",
+      { disablePreempt: noop, enablePreempt: noop, localIrqSaveAndDisable: () => 0 },
+      /both be functions or both be absent/,
+    ],
+    [
+      "only localIrqRestore",
+      { disablePreempt: noop, enablePreempt: noop, localIrqRestore: noop },
+      /both be functions or both be absent/,
+    ],
+    [
+      "IRQ methods that are not functions",
+      { disablePreempt: noop, enablePreempt: noop, localIrqSaveAndDisable: 1, localIrqRestore: 2 },
+      /both be functions or both be absent/,
+    ],
+  ];
+  for (const [label, impl, message] of bad) {
+    await t.step(label, () => {
+      withKernel(installed, () => {
+        assert.throws(() => setKernelGuardIf(impl as KernelGuardIf), (e) => {
+          assert.ok(e instanceof TypeError);
+          assert.match(e.message, message);
+          return true;
+        });
+        assert.equal(kernelGuardIf(), installed, "the previous interface stays installed");
+      });
+    });
+  }
+  await t.step("returns the previous interface; null uninstalls", () => {
+    const previous = setKernelGuardIf(installed);
+    try {
+      assert.equal(setKernelGuardIf(null), installed);
+      assert.equal(kernelGuardIf(), null);
+      assert.equal(setKernelGuardIf(installed), null);
+    } finally {
+      setKernelGuardIf(previous);
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------
+// The `preempt` feature.
+
+function defineScalar(p: Percpu) {
+  return p.defPercpu("X", u32, 7);
+}
+
+function fixture(arch: Arch, features: Feature[]) {
+  const p = createPercpu({ arch, features });
+  const x = defineScalar(p);
+  const wide = p.defPercpu("W", u64, 9n);
+  const s = p.defPercpu("S", struct({ a: u8, b: array(u32, 2) }), { a: 1, b: [2, 3] });
+  p.init(2);
+  p.initPercpuReg(0);
+  return { p, x, wide, s };
+}
+
+/** Calls `f` with a fresh recording kernel and returns the calls it made. */
+function guardCalls(f: (kernel: RecordingKernel) => void): string[] {
+  const kernel = new RecordingKernel();
+  withKernel(kernel, () => f(kernel));
+  assert.equal(kernel.depth, 0, "balanced");
+  return kernel.calls;
+}
+
+const ONE_PAIR = ["disablePreempt", "enablePreempt"];
+
+const PREEMPT_SETS: [Arch, Feature[]][] = ARCHES.flatMap((arch): [Arch, Feature[]][] => [
+  [arch, ["preempt"]],
+  [arch, ["sp-naive", "preempt"]],
+  [arch, ["non-zero-vma", "preempt"]],
+]);
+
+Deno.test("preempt: each guarded accessor takes exactly one NoPreempt per call", async (t) => {
+  for (const [arch, features] of PREEMPT_SETS) {
+    await t.step([arch, ...features].join(" + "), () => {
+      const { x, wide, s } = fixture(arch, features);
+      const guarded: [string, () => unknown][] = [
+        ["readCurrent", () => x.readCurrent()],
+        ["writeCurrent", () => x.writeCurrent(8)],
+        ["addCurrent", () => x.addCurrent(1)],
+        ["u64 addCurrent", () => wide.addCurrent(1n)],
+        ["withCurrent", () => x.withCurrent((r) => r.value)],
+        ["resetToInit", () => x.resetToInit()],
+        ["struct withCurrent", () => s.withCurrent((r) => r.value.a++)],
+        ["struct resetToInit", () => s.resetToInit()],
+      ];
+      for (const [name, call] of guarded) {
+        assert.deepEqual(guardCalls(() => call()), ONE_PAIR, name);
+      }
+    });
+  }
+});
+
+Deno.test("preempt: the access happens inside the guard", async (t) => {
+  for (const [arch, features] of PREEMPT_SETS.filter(([, f]) => !f.includes("sp-naive"))) {
+    await t.step([arch, ...features].join(" + "), () => {
+      const { p, x } = fixture(arch, features);
+      x.remoteRefMutRaw(1).value = 100;
+      // A migration just before the guard takes effect: the access must
+      // already see CPU 1's register, so it cannot have run before the guard.
+      guardCalls((kernel) => {
+        kernel.onDisable = () => p.initPercpuReg(1);
+        assert.equal(x.readCurrent(), 100);
+      });
+      p.initPercpuReg(0);
+      guardCalls((kernel) => {
+        x.withCurrent(() => assert.equal(kernel.depth, 1));
+      });
+      guardCalls((kernel) => {
+        kernel.onDisable = () => p.initPercpuReg(1);
+        x.writeCurrent(55);
+      });
+      assert.equal(x.remoteRefRaw(1).value, 55);
+      assert.equal(x.remoteRefRaw(0).value, 7);
+    });
+  }
+});
+
+Deno.test("preempt: the guard is released when the call throws", async (t) => {
+  for (const [arch, features] of PREEMPT_SETS) {
+    await t.step([arch, ...features].join(" + "), () => {
+      const { x, s } = fixture(arch, features);
+      const calls = guardCalls(() => {
+        assert.throws(() =>
+          x.withCurrent(() => {
+            throw new Error("callback failed");
+          }), /callback failed/);
+        assert.throws(() =>
+          s.withCurrent(() => {
+            throw new Error("struct callback failed");
+          }), /struct callback failed/);
+        assert.throws(() => x.writeCurrent(-1), RangeError);
+        assert.throws(() => x.addCurrent(0.5), RangeError);
+      });
+      assert.deepEqual(calls, [...ONE_PAIR, ...ONE_PAIR, ...ONE_PAIR, ...ONE_PAIR]);
+      // A non-function is rejected before anything is acquired.
+      const rejected = guardCalls(() => assert.throws(() => x.withCurrent(1 as never), TypeError));
+      assert.deepEqual(rejected, []);
+    });
+  }
+});
+
+Deno.test("preempt: a fault inside the guard still releases it", async (t) => {
+  for (const arch of ARCHES) {
+    await t.step(arch, () => {
+      const p = createPercpu({ arch, features: ["preempt"] });
+      const x = defineScalar(p);
+      p.init(2);
+      // The register was never pointed at an area.
+      const calls = guardCalls(() => {
+        assert.throws(() => x.readCurrent(), FaultError);
+        assert.throws(() => x.writeCurrent(1), FaultError);
+      });
+      assert.deepEqual(calls, [...ONE_PAIR, ...ONE_PAIR]);
+    });
+  }
+});
+
+Deno.test("raw and remote accessors never take a guard", async (t) => {
+  for (const [arch, features] of PREEMPT_SETS) {
+    await t.step([arch, ...features].join(" + "), () => {
+      const { x, s } = fixture(arch, features);
+      const calls = guardCalls(() => {
+        x.readCurrentRaw();
+        x.writeCurrentRaw(1);
+        x.addCurrentRaw(1);
+        x.currentPtr();
+        x.currentRefRaw().value;
+        x.currentRefMutRaw().value = 3;
+        x.remotePtr(0);
+        x.remoteRefRaw(0).value;
+        x.remoteRefMutRaw(0).value = 4;
+        s.currentPtr();
+        s.currentRefMutRaw().value.a = 5;
+        s.remoteRefMutRaw(0).value = { a: 6, b: [7, 8] };
+        x.disassemble("read");
+      });
+      assert.deepEqual(calls, []);
+    });
+  }
+});
+
+Deno.test("without preempt no accessor takes a guard", async (t) => {
+  for (const arch of ARCHES) {
+    for (const features of [[], ["sp-naive"], ["non-zero-vma"]] as Feature[][]) {
+      await t.step([arch, ...features].join(" + "), () => {
+        const { x, wide, s } = fixture(arch, features);
+        const calls = guardCalls(() => {
+          x.readCurrent();
+          x.writeCurrent(8);
+          x.addCurrent(1);
+          wide.addCurrent(1n);
+          x.withCurrent((r) => r.value);
+          x.resetToInit();
+          s.withCurrent((r) => r.value.a);
+          s.resetToInit();
+          assert.throws(() =>
+            x.withCurrent(() => {
+              throw new Error("x");
+            })
+          );
+        });
+        assert.deepEqual(calls, []);
+      });
+    }
+  }
+});
