@@ -185,10 +185,25 @@ export class AddressSpace {
   mapBuffer(name: string, buffer: Backing): Region {
     const known = this.#byBuffer.get(buffer);
     if (known) return known;
-    const region = this.mapFixed(new Region(name, this.#next, buffer, 0, buffer.byteLength));
+    const start = this.#free(this.#next, buffer.byteLength);
+    const region = this.mapFixed(new Region(name, start, buffer, 0, buffer.byteLength));
     this.#next = Math.ceil((region.end + PAGE) / PAGE) * PAGE;
     this.#byBuffer.set(buffer, region);
     return region;
+  }
+
+  /** The first page-aligned address from `start` where `size` bytes overlap no region. */
+  #free(start: number, size: number): number {
+    for (let moved = true; moved;) {
+      moved = false;
+      for (const region of this.#regions) {
+        if (start < region.end && region.start < start + size) {
+          start = Math.ceil((region.end + PAGE) / PAGE) * PAGE;
+          moved = true;
+        }
+      }
+    }
+    return start;
   }
 
   /**

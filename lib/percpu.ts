@@ -289,7 +289,11 @@ export class Percpu {
   #define(name: string, type: Type, init: unknown): PercpuVariable {
     const { offset, layout } = this.#naive ? this.#peekData(type) : this.#layout.peek(type);
     const end = offset + layout.size - (this.#naive ? ADDRESS_MAP.data : 0);
-    const limit = this.arch === "aarch64" && !this.#naive ? 0x10000 : MAX_AREA_SIZE;
+    const limit = this.#naive
+      ? ADDRESS_MAP.percpuStart - ADDRESS_MAP.data
+      : this.arch === "aarch64"
+      ? 0x10000
+      : MAX_AREA_SIZE;
     if (end > limit) {
       throw new DefinitionError(
         "TooLarge",

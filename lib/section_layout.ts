@@ -11,21 +11,29 @@ import { alignUp, layoutOf, type Type, type TypeLayout } from "./types.ts";
 /** Per-CPU areas are strided by whole cache lines, as in the crate. */
 export const AREA_ALIGN = 64;
 
-/** Where things live in the simulated address space. */
+/**
+ * Where things live in the simulated address space. Everything sits below
+ * 2^30, so V8 keeps simulated addresses as small integers rather than boxed
+ * doubles, which the simulator's registers hold by the million.
+ */
 export const ADDRESS_MAP: Readonly<{
-  /** Plain globals (`.data`), where `sp-naive` variables live. */
+  /** Plain globals (`.data`), where `sp-naive` variables live (up to `percpuStart`). */
   data: number;
   /** `_percpu_start`: the section's load address (LMA). */
   percpuStart: number;
-  /** `_percpu_load_start` under `non-zero-vma` (the crate's test script's `PERCPU_LOAD`). */
+  /**
+   * `_percpu_load_start` under `non-zero-vma`. The register then holds
+   * base − VMA, so the VMA lies below every area to keep that non-negative
+   * (the crate's own test script uses an arbitrary `PERCPU_LOAD`, too).
+   */
   nonZeroVma: number;
   /** First address `init()` allocates or maps memory at. */
   heap: number;
 }> = Object.freeze({
-  data: 0x8010_0000,
-  percpuStart: 0x8020_0000,
-  nonZeroVma: 0x0200_0000,
-  heap: 0x9000_0000,
+  data: 0x0010_0000,
+  percpuStart: 0x0100_0000,
+  nonZeroVma: 0x0008_0000,
+  heap: 0x1000_0000,
 });
 
 /** Largest area size accepted, so every offset fits the arch's immediates. */
