@@ -38,6 +38,7 @@ import {
   simulate,
 } from "./sched/simulate.ts";
 import { renderTimelineSvg } from "./sched/timeline_svg.ts";
+import type { SimEvent } from "./sched/trace.ts";
 
 /** Where the CLI writes; replaceable for tests. */
 export interface CliIo {
@@ -201,6 +202,27 @@ function writeSvg(path: string, svg: string, io: CliIo): number {
   return 0;
 }
 
+/** Renders a run's timeline, titled with its scenario and verdict, and writes it. */
+function writeTimeline(
+  path: string,
+  resolved: ResolvedSimOptions,
+  run: { events: readonly SimEvent[]; taskNames: readonly string[] },
+  verdict: string,
+  subtitle: string,
+  io: CliIo,
+): number {
+  const svg = renderTimelineSvg({
+    events: run.events,
+    taskNames: run.taskNames,
+    cpus: resolved.cpus,
+    title: `${resolved.scenario} on ${resolved.arch} (${
+      featureText(resolved.features)
+    }): ${verdict}`,
+    subtitle,
+  });
+  return writeSvg(path, svg, io);
+}
+
 function featureText(features: readonly string[]): string {
   return features.length === 0 ? "no features" : features.join(", ");
 }
@@ -227,16 +249,12 @@ function sim(args: string[], io: CliIo): number {
     if (schedule !== undefined) io.out(`\nreplayed schedule ${schedule}\n`);
   }
   if (svg === undefined) return 0;
-  const verdict = result.corrupted ? "CORRUPTED" : "ok";
-  return writeSvg(
+  return writeTimeline(
     svg,
-    renderTimelineSvg({
-      events: result.events!,
-      taskNames: result.taskNames,
-      cpus: result.cpus,
-      title: `${result.scenario} on ${result.arch} (${featureText(result.features)}): ${verdict}`,
-      subtitle: schedule ?? `${result.policy}, quantum ${result.quantum}, seed ${result.seed}`,
-    }),
+    result,
+    { events: result.events!, taskNames: result.taskNames },
+    result.corrupted ? "CORRUPTED" : "ok",
+    schedule ?? `${result.policy}, quantum ${result.quantum}, seed ${result.seed}`,
     io,
   );
 }
@@ -325,17 +343,12 @@ function explore(args: string[], io: CliIo): number {
     return 0;
   }
   const run = replay(test, violation.schedule, { record: true });
-  return writeSvg(
+  return writeTimeline(
     values.svg as string,
-    renderTimelineSvg({
-      events: run.events!,
-      taskNames: run.taskNames,
-      cpus: resolved.cpus,
-      title: `${resolved.scenario} on ${resolved.arch} (${
-        featureText(resolved.features)
-      }): violation with ${violation.preemptions} preemption(s)`,
-      subtitle: `schedule ${violation.schedule}`,
-    }),
+    resolved,
+    { events: run.events!, taskNames: run.taskNames },
+    `violation with ${violation.preemptions} preemption(s)`,
+    `schedule ${violation.schedule}`,
     io,
   );
 }

@@ -52,6 +52,11 @@ export class Executor {
   readonly #pairs: boolean;
   readonly #codecs = new WeakMap<AccessProgram, readonly (ScalarCodec | null)[]>();
   #region: Region | null = null;
+  /** The step being executed: set by {@linkcode Executor.execute} for the memory helpers. */
+  #request: AccessRequest | null = null;
+  #cycle = 0;
+  #cpu = 0;
+  #task = 0;
   /** Regions written since the last {@linkcode Executor.clearWritten}. */
   readonly written: Set<Region> = new Set();
 
@@ -158,6 +163,10 @@ export class Executor {
     task: number,
   ): void {
     const r = file.regs;
+    this.#request = request;
+    this.#cycle = cycle;
+    this.#cpu = cpu;
+    this.#task = task;
     switch (insn.op) {
       case Op.MovPreg:
         r[insn.d] = context.reg;
@@ -179,28 +188,28 @@ export class Executor {
         return;
       case Op.Load: {
         const address = (insn.a < 0 ? 0 : r[insn.a] as number) + insn.imm;
-        r[insn.d] = this.#load(insn, codec!, address, request, cycle, cpu, task);
+        r[insn.d] = this.#load(insn, codec!, address);
         return;
       }
       case Op.Store: {
         const address = (insn.a < 0 ? 0 : r[insn.a] as number) + insn.imm;
-        this.#store(insn, codec!, address, r[insn.b], request, cycle, cpu, task);
+        this.#store(insn, codec!, address, r[insn.b]);
         return;
       }
       case Op.LoadPreg: {
         const address = context.reg + (insn.a < 0 ? 0 : r[insn.a] as number) + insn.imm;
-        r[insn.d] = this.#load(insn, codec!, address, request, cycle, cpu, task);
+        r[insn.d] = this.#load(insn, codec!, address);
         return;
       }
       case Op.StorePreg: {
         const address = context.reg + (insn.a < 0 ? 0 : r[insn.a] as number) + insn.imm;
-        this.#store(insn, codec!, address, r[insn.b], request, cycle, cpu, task);
+        this.#store(insn, codec!, address, r[insn.b]);
         return;
       }
       case Op.AddMemPreg:
       case Op.AddMem: {
         const base = insn.op === Op.AddMemPreg ? context.reg : insn.a < 0 ? 0 : r[insn.a] as number;
-        this.#addInMemory(insn, codec!, base + insn.imm, r[insn.b], request, cycle, cpu, task);
+        this.#addInMemory(insn, codec!, base + insn.imm, r[insn.b]);
         return;
       }
       case Op.AddValue:
@@ -228,7 +237,7 @@ export class Executor {
         const word = (address + region.bias) >>> 2;
         r[insn.d] = region.u32[word];
         r[insn.d + 1] = region.u32[word + 1];
-        this.#record(insn, address, false, request, cycle, cpu, task);
+        this.#record(insn, address, false);
         return;
       }
       case Op.StorePair: {
@@ -238,7 +247,7 @@ export class Executor {
         region.u32[word] = r[insn.b] as number;
         region.u32[word + 1] = r[insn.b + 1] as number;
         this.written.add(region);
-        this.#record(insn, address, true, request, cycle, cpu, task);
+        this.#record(insn, address, true);
         return;
       }
       case Op.AddCarry: {
@@ -279,71 +288,39 @@ export class Executor {
     return region;
   }
 
-  #load(
-    insn: Instruction,
-    codec: ScalarCodec,
-    address: number,
-    request: AccessRequest,
-    cycle: number,
-    cpu: number,
-    task: number,
-  ): unknown {
+  #load(insn: Instruction, codec: ScalarCodec, address: number): unknown {
     const region = this.#regionFor(address, codec.size, insn);
     const value = codec.read(region, address + region.bias);
-    this.#record(insn, address, false, request, cycle, cpu, task);
+    this.#record(insn, address, false);
     return value;
   }
 
-  #store(
-    insn: Instruction,
-    codec: ScalarCodec,
-    address: number,
-    value: unknown,
-    request: AccessRequest,
-    cycle: number,
-    cpu: number,
-    task: number,
-  ): void {
+  #store(insn: Instruction, codec: ScalarCodec, address: number, value: unknown): void {
     const region = this.#regionFor(address, codec.size, insn);
     codec.write(region, address + region.bias, value);
     this.written.add(region);
-    this.#record(insn, address, true, request, cycle, cpu, task);
+    this.#record(insn, address, true);
   }
 
-  #addInMemory(
-    insn: Instruction,
-    codec: ScalarCodec,
-    address: number,
-    delta: unknown,
-    request: AccessRequest,
-    cycle: number,
-    cpu: number,
-    task: number,
-  ): void {
+  #addInMemory(insn: Instruction, codec: ScalarCodec, address: number, delta: unknown): void {
     const region = this.#regionFor(address, codec.size, insn);
     const byte = address + region.bias;
     codec.write(region, byte, codec.add(codec.read(region, byte), delta, insn.text));
     this.written.add(region);
-    this.#record(insn, address, true, request, cycle, cpu, task);
+    this.#record(insn, address, true);
   }
 
-  #record(
-    insn: Instruction,
-    address: number,
-    write: boolean,
-    request: AccessRequest,
-    cycle: number,
-    cpu: number,
-    task: number,
-  ): void {
+  #record(insn: Instruction, address: number, write: boolean): void {
+    const cpu = this.#cpu;
+    const remote = this.#request!.remote;
     const hit = this.#percpu.cpuOfAddress(address);
-    const wrong = !request.remote && hit !== cpu;
+    const wrong = !remote && hit !== cpu;
     if (wrong) {
       this.#hooks.violation({
         kind: "access",
-        cycle,
+        cycle: this.#cycle,
         cpu,
-        task,
+        task: this.#task,
         address,
         hitCpu: hit,
         write,
@@ -352,6 +329,6 @@ export class Executor {
         wrong,
       });
     }
-    this.trace.access(cycle, cpu, task, address, hit, write, insn.text, request.remote, wrong);
+    this.trace.access(this.#cycle, cpu, this.#task, address, hit, write, insn.text, remote, wrong);
   }
 }

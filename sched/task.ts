@@ -96,6 +96,17 @@ function scalarKind(variable: PercpuVar, what: string): ScalarKind {
   return kind;
 }
 
+function request(
+  program: AccessProgram,
+  valueKind: ScalarKind,
+  input: unknown,
+  fn: ((value: never) => unknown) | null,
+  result: number,
+  remote: boolean,
+): AccessRequest {
+  return { kind: "access", program, valueKind, input, fn, result, remote };
+}
+
 /**
  * What a task's code is given: its identity and the stepped operations.
  * Guards (`noPreempt()` …) act on the simulated CPU running the task.
@@ -217,15 +228,8 @@ export class TaskContext {
    * @returns The address.
    */
   *ptr(variable: PercpuVar): Step<number> {
-    return (yield {
-      kind: "access",
-      program: this.#host.program(variable, "ptr"),
-      valueKind: "usize",
-      input: undefined,
-      fn: null,
-      result: 0,
-      remote: false,
-    }) as number;
+    const program = this.#host.program(variable, "ptr");
+    return (yield request(program, "usize", undefined, null, 0, false)) as number;
   }
 
   /**
@@ -279,15 +283,7 @@ export class TaskContext {
         `writeSysreg: the value must be a non-negative integer, got ${describe(value)}`,
       );
     }
-    yield {
-      kind: "access",
-      program: this.#host.sysregProgram(reg),
-      valueKind: "usize",
-      input: value,
-      fn: null,
-      result: -1,
-      remote: false,
-    };
+    yield request(this.#host.sysregProgram(reg), "usize", value, null, -1, false);
   }
 
   /**
@@ -362,14 +358,6 @@ export class TaskContext {
     result: number,
     remote: boolean,
   ): AccessRequest {
-    return {
-      kind: "access",
-      program,
-      valueKind: scalarKind(variable, program.op),
-      input,
-      fn,
-      result,
-      remote,
-    };
+    return request(program, scalarKind(variable, program.op), input, fn, result, remote);
   }
 }
