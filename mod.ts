@@ -64,3 +64,8 @@ export {
 } from "./lib/isa.ts";
 export { ARCH_TABLES } from "./lib/arch_tables.ts";
 export { AddressSpace, type Backing, Region, type Views } from "./lib/memory.ts";
+export * from "./lib/layout_fingerprint.ts";
+export * from "./lib/shared_areas.ts";
+export * from "./lib/remote_atomics.ts";
+export * from "./lib/percpu_counter.ts";
+export * from "./lib/run_on_cpus.ts";

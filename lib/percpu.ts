@@ -210,6 +210,7 @@ export class Percpu {
     this.#host.context = this.createCpuContext();
     if (arch === "x86_64" && !this.#naive) {
       this.#selfPtr = this.#define("SELF_PTR", usize, 0);
+      this.#host.selfPtrVma = this.#selfPtr.symbolVma();
     }
   }
 
@@ -785,16 +786,13 @@ export class Percpu {
 
   #makeHost(): VarHost & { context: CpuContext } {
     const table = this.#table;
-    const selfPtrVma = () => this.#selfPtr?.symbolVma() ?? 0;
     return {
       pointerBytes: this.pointerBytes,
       table,
       naive: this.#naive,
       preempt: this.hasFeature("preempt"),
       loadStart: this.#vmaBias === 0 ? null : this.#vmaBias,
-      get selfPtrVma() {
-        return selfPtrVma();
-      },
+      selfPtrVma: 0,
       percpuReg: this.percpuReg,
       context: undefined as unknown as CpuContext,
       fault: (context, who) => this.#fault(context, who),

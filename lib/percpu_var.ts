@@ -19,7 +19,8 @@ import { preemptOff, preemptOn } from "./guards.ts";
 import type { AccessSymbols, ArchTable } from "./isa.ts";
 import type { Region } from "./memory.ts";
 import { makeRef, type PercpuMutRef, type PercpuRef, refLabel } from "./refs.ts";
-import { type ScalarCodec, scalarCodec } from "./scalar_codec.ts";
+import { type ScalarAccessors, scalarAccessors } from "./scalar_access.ts";
+import { scalarCodec } from "./scalar_codec.ts";
 import type { ScalarKind, ScalarType, ScalarValue, Type, ValueOf } from "./types.ts";
 
 /** Accessors every per-CPU variable has, whatever its type. */
@@ -193,8 +194,13 @@ export interface VarHost {
   readonly preempt: boolean;
   /** `_percpu_load_start` under `non-zero-vma`, else `null`. */
   readonly loadStart: number | null;
-  /** x86_64: VMA of `__PERCPU_SELF_PTR`. */
-  readonly selfPtrVma: number;
+  /**
+   * x86_64: VMA of `__PERCPU_SELF_PTR`. Writable so that the host can be a
+   * plain data object set once SELF_PTR is defined: an object literal with a
+   * getter is a dictionary-mode object in V8, and every accessor reads the
+   * host's `context` on every access.
+   */
+  selfPtrVma: number;
   /** The per-CPU register's name. */
   readonly percpuReg: PercpuRegName;
   /** The current CPU's registers. */
@@ -211,13 +217,37 @@ export interface VarHost {
   cpuOfAddress(address: number): number;
 }
 
-function notScalar(name: string, type: Type): ScalarCodec {
+function notScalar(name: string, type: Type): ScalarAccessors {
   const fail = (): never => {
     throw new TypeError(
       `${name} has type ${type.kind}; the direct accessors are only for scalar types, use withCurrent() or a ref`,
     );
   };
-  return { kind: "u8", size: 0, read: fail, write: fail, check: fail, checkDelta: fail, add: fail };
+  return { read: fail, write: fail, add: fail };
+}
+
+/** `read` inside one `NoPreempt` guard, released even when it throws. */
+function guardedRead(read: () => unknown): () => unknown {
+  return () => {
+    const guard = preemptOff();
+    try {
+      return read();
+    } finally {
+      preemptOn(guard);
+    }
+  };
+}
+
+/** {@linkcode guardedRead} for `write` and `add`, without a rest array. */
+function guardedUpdate(update: (value: unknown) => void): (value: unknown) => void {
+  return (value) => {
+    const guard = preemptOff();
+    try {
+      update(value);
+    } finally {
+      preemptOn(guard);
+    }
+  };
 }
 
 interface RefCache {
@@ -246,15 +276,25 @@ export class PercpuVariable<T extends Type = Type> {
   readonly #vma: number;
   readonly #align: number;
   readonly #kind: ScalarKind | null;
-  readonly #codec: ScalarCodec;
   readonly #preempt: boolean;
-  readonly #who: {
-    read: string;
-    write: string;
-    add: string;
-    ptr: string;
-    ref: string;
-  };
+  readonly #ptrLabel: string;
+  // The scalar accessors are per-variable closures rather than prototype
+  // methods, so that each call site reaches code specialised for one kind
+  // (see scalar_access.ts). They are defined read-only and non-enumerable in
+  // the constructor, so a variable still looks like it has only data fields.
+  // With `preempt` off the guarded and the raw forms are the same function.
+  /** `X.read_current()`; see {@linkcode ScalarPercpuVar.readCurrent}. */
+  declare readonly readCurrent: () => never;
+  /** `X.write_current(v)`; see {@linkcode ScalarPercpuVar.writeCurrent}. */
+  declare readonly writeCurrent: (value: unknown) => void;
+  /** `this_cpu_add`; see {@linkcode ScalarPercpuVar.addCurrent}. */
+  declare readonly addCurrent: (delta: unknown) => void;
+  /** `X.read_current_raw()`; see {@linkcode ScalarPercpuVar.readCurrentRaw}. */
+  declare readonly readCurrentRaw: () => never;
+  /** `X.write_current_raw(v)`; see {@linkcode ScalarPercpuVar.writeCurrentRaw}. */
+  declare readonly writeCurrentRaw: (value: unknown) => void;
+  /** See {@linkcode ScalarPercpuVar.addCurrentRaw}. */
+  declare readonly addCurrentRaw: (delta: unknown) => void;
   readonly #refs = refCache();
   readonly #mutRefs = refCache();
   readonly #programs = new Map<string, AccessProgram>();
@@ -288,16 +328,25 @@ export class PercpuVariable<T extends Type = Type> {
     this.#vma = offset + (host.naive ? 0 : host.loadStart ?? 0);
     this.#preempt = host.preempt;
     this.#kind = type.kind === "struct" || type.kind === "array" ? null : type.kind;
-    this.#codec = this.#kind === null
+    this.#ptrLabel = `${name}.currentPtr`;
+    const raw = this.#kind === null
       ? notScalar(name, type)
-      : scalarCodec(this.#kind, host.pointerBytes);
-    this.#who = {
-      read: `${name}.readCurrent`,
-      write: `${name}.writeCurrent`,
-      add: `${name}.addCurrent`,
-      ptr: `${name}.currentPtr`,
-      ref: name,
-    };
+      : scalarAccessors(scalarCodec(this.#kind, host.pointerBytes), {
+        host,
+        offset,
+        read: `${name}.readCurrent`,
+        write: `${name}.writeCurrent`,
+        add: `${name}.addCurrent`,
+      });
+    const preempt = host.preempt;
+    Object.defineProperties(this, {
+      readCurrent: { value: preempt ? guardedRead(raw.read) : raw.read },
+      writeCurrent: { value: preempt ? guardedUpdate(raw.write) : raw.write },
+      addCurrent: { value: preempt ? guardedUpdate(raw.add) : raw.add },
+      readCurrentRaw: { value: raw.read },
+      writeCurrentRaw: { value: raw.write },
+      addCurrentRaw: { value: raw.add },
+    });
   }
 
   offset(): number {
@@ -308,63 +357,8 @@ export class PercpuVariable<T extends Type = Type> {
     return this.#vma;
   }
 
-  readCurrentRaw(): never {
-    const context = this.#host.context;
-    const area = context.area;
-    if (area === null) throw this.#host.fault(context, this.#who.read);
-    return this.#codec.read(area, context.byte + this.#offset) as never;
-  }
-
-  writeCurrentRaw(value: unknown): void {
-    this.#codec.check(value, this.#who.write);
-    const context = this.#host.context;
-    const area = context.area;
-    if (area === null) throw this.#host.fault(context, this.#who.write);
-    this.#codec.write(area, context.byte + this.#offset, value);
-  }
-
-  addCurrentRaw(delta: unknown): void {
-    const codec = this.#codec;
-    codec.checkDelta(delta, this.#who.add);
-    const context = this.#host.context;
-    const area = context.area;
-    if (area === null) throw this.#host.fault(context, this.#who.add);
-    const byte = context.byte + this.#offset;
-    codec.write(area, byte, codec.add(codec.read(area, byte), delta, this.#who.add));
-  }
-
-  readCurrent(): never {
-    if (!this.#preempt) return this.readCurrentRaw();
-    const guard = preemptOff();
-    try {
-      return this.readCurrentRaw();
-    } finally {
-      preemptOn(guard);
-    }
-  }
-
-  writeCurrent(value: unknown): void {
-    if (!this.#preempt) return this.writeCurrentRaw(value);
-    const guard = preemptOff();
-    try {
-      this.writeCurrentRaw(value);
-    } finally {
-      preemptOn(guard);
-    }
-  }
-
-  addCurrent(delta: unknown): void {
-    if (!this.#preempt) return this.addCurrentRaw(delta);
-    const guard = preemptOff();
-    try {
-      this.addCurrentRaw(delta);
-    } finally {
-      preemptOn(guard);
-    }
-  }
-
   currentPtr(): number {
-    return this.#host.currentPtrBase(this.#who.ptr) + this.#vma;
+    return this.#host.currentPtrBase(this.#ptrLabel) + this.#vma;
   }
 
   currentRefRaw(): never {

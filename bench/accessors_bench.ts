@@ -1,0 +1,348 @@
+/**
+ * The scalar accessors against the physical limit in JavaScript: a raw
+ * `Uint32Array` / `BigUint64Array` element access at a precomputed index
+ * into the same memory (the `baseline` of every group).
+ *
+ * Each access is measured once per iteration and, because one access is
+ * close to the harness's own per-iteration cost, also 1000 times per
+ * iteration: the `×1000` groups are the ones to read the accessor cost from.
+ * Every variant runs with the `preempt` feature off and on (`preempt` with a
+ * counting `KernelGuardIf` installed, as a kernel would).
+ *
+ *     deno bench bench/accessors_bench.ts
+ *
+ * @module
+ */
+
+import {
+  createPercpu,
+  type KernelGuardIf,
+  type PercpuVar,
+  SCALAR_TYPES,
+  type ScalarKind,
+  type ScalarPercpuVar,
+  setKernelGuardIf,
+  u32,
+  u64,
+} from "../mod.ts";
+
+const LOOP = 1000;
+
+// A program rarely uses only u32 and u64. Run every scalar kind through one
+// shared call site first, so that any code the accessors share across kinds
+// has seen all of them (as it would in a real program) and no group below
+// profits from type feedback that knows only two kinds.
+{
+  const p = createPercpu();
+  const kinds = Object.keys(SCALAR_TYPES) as ScalarKind[];
+  const vars = kinds.map((kind) => {
+    const big = kind === "u64" || kind === "i64";
+    const init = kind === "bool" ? false : big ? 0n : 0;
+    return p.defPercpu(`WARM_${kind}`, SCALAR_TYPES[kind], init as never) as ScalarPercpuVar;
+  });
+  p.init(2);
+  p.initPercpuReg(1);
+  const exercise = (v: ScalarPercpuVar, value: unknown, delta: unknown) => {
+    v.writeCurrent(value as never);
+    if (delta !== null) v.addCurrent(delta as never);
+    (v as PercpuVar).withCurrent((ref) => ref.value);
+    return v.readCurrent();
+  };
+  for (let i = 0; i < 20_000; i++) {
+    for (const v of vars) {
+      const kind = v.type.kind;
+      if (kind === "bool") exercise(v, true, null);
+      else if (kind === "u64" || kind === "i64") exercise(v, 1n, 1n);
+      else exercise(v, 1, 1);
+    }
+  }
+}
+
+function system(preempt: boolean) {
+  const p = createPercpu({ features: preempt ? ["preempt"] : [] });
+  const small = p.defPercpu("SMALL", u32, 0);
+  const big = p.defPercpu("BIG", u64, 0n);
+  p.init(4);
+  p.initPercpuReg(1);
+  const region = p.memory.resolve(small.currentPtr(), 4)!;
+  return {
+    small,
+    big,
+    smallIndex: (small.currentPtr() + region.bias) >>> 2,
+    bigIndex: (big.currentPtr() + region.bias) >>> 3,
+    words: region.u32,
+    bigWords: region.u64,
+  };
+}
+
+const plain = system(false);
+const guarded = system(true);
+
+let depth = 0;
+const counting: KernelGuardIf = {
+  disablePreempt: () => void depth++,
+  enablePreempt: () => void depth--,
+};
+setKernelGuardIf(counting);
+
+// Results go here so no loop is dead code.
+let sinkNumber = 0;
+const sink = { big: 0n };
+
+const { words, smallIndex, bigWords, bigIndex } = plain;
+
+// ---- u32 read ----
+Deno.bench("raw Uint32Array read", { group: "u32 read", baseline: true }, () => {
+  sinkNumber += words[smallIndex];
+});
+Deno.bench("readCurrent", { group: "u32 read" }, () => {
+  sinkNumber += plain.small.readCurrent();
+});
+Deno.bench("readCurrent (preempt)", { group: "u32 read" }, () => {
+  sinkNumber += guarded.small.readCurrent();
+});
+
+Deno.bench("raw Uint32Array read ×1000", { group: "u32 read ×1000", baseline: true }, () => {
+  let s = 0;
+  for (let i = 0; i < LOOP; i++) s += words[smallIndex];
+  sinkNumber += s;
+});
+Deno.bench("readCurrent ×1000", { group: "u32 read ×1000" }, () => {
+  const v = plain.small;
+  let s = 0;
+  for (let i = 0; i < LOOP; i++) s += v.readCurrent();
+  sinkNumber += s;
+});
+Deno.bench("readCurrentRaw ×1000", { group: "u32 read ×1000" }, () => {
+  const v = plain.small;
+  let s = 0;
+  for (let i = 0; i < LOOP; i++) s += v.readCurrentRaw();
+  sinkNumber += s;
+});
+Deno.bench("readCurrent (preempt) ×1000", { group: "u32 read ×1000" }, () => {
+  const v = guarded.small;
+  let s = 0;
+  for (let i = 0; i < LOOP; i++) s += v.readCurrent();
+  sinkNumber += s;
+});
+
+// ---- u32 write ----
+Deno.bench("raw Uint32Array write", { group: "u32 write", baseline: true }, () => {
+  words[smallIndex] = sinkNumber & 0xffff;
+});
+Deno.bench("writeCurrent", { group: "u32 write" }, () => {
+  plain.small.writeCurrent(sinkNumber & 0xffff);
+});
+Deno.bench("writeCurrent (preempt)", { group: "u32 write" }, () => {
+  guarded.small.writeCurrent(sinkNumber & 0xffff);
+});
+
+Deno.bench("raw Uint32Array write ×1000", { group: "u32 write ×1000", baseline: true }, () => {
+  for (let i = 0; i < LOOP; i++) words[smallIndex] = i;
+});
+Deno.bench("writeCurrent ×1000", { group: "u32 write ×1000" }, () => {
+  const v = plain.small;
+  for (let i = 0; i < LOOP; i++) v.writeCurrent(i);
+});
+Deno.bench("writeCurrentRaw ×1000", { group: "u32 write ×1000" }, () => {
+  const v = plain.small;
+  for (let i = 0; i < LOOP; i++) v.writeCurrentRaw(i);
+});
+Deno.bench("writeCurrent (preempt) ×1000", { group: "u32 write ×1000" }, () => {
+  const v = guarded.small;
+  for (let i = 0; i < LOOP; i++) v.writeCurrent(i);
+});
+
+// Values the compiler cannot range-check ahead of time.
+const VALUES = Array.from({ length: LOOP }, (_, i) => (i * 4_000_037) >>> 0);
+
+Deno.bench("raw Uint32Array write of array values ×1000", {
+  group: "u32 write of unknown values ×1000",
+  baseline: true,
+}, () => {
+  for (let i = 0; i < LOOP; i++) words[smallIndex] = VALUES[i];
+});
+Deno.bench("writeCurrent of array values ×1000", {
+  group: "u32 write of unknown values ×1000",
+}, () => {
+  const v = plain.small;
+  for (let i = 0; i < LOOP; i++) v.writeCurrent(VALUES[i]);
+});
+
+// ---- u32 read-modify-write ----
+// The ×1000 loops start from 0 so that `ref.value + 1` never leaves the u32
+// range, which withCurrent would reject (the raw store would wrap).
+Deno.bench("raw Uint32Array RMW", { group: "u32 RMW", baseline: true }, () => {
+  words[smallIndex] = words[smallIndex] + 1;
+});
+Deno.bench("withCurrent(ref.value + 1)", { group: "u32 RMW" }, () => {
+  plain.small.withCurrent((ref) => {
+    ref.value = ref.value + 1;
+  });
+});
+Deno.bench("addCurrent(1)", { group: "u32 RMW" }, () => {
+  plain.small.addCurrent(1);
+});
+Deno.bench("withCurrent (preempt)", { group: "u32 RMW" }, () => {
+  guarded.small.withCurrent((ref) => {
+    ref.value = ref.value + 1;
+  });
+});
+Deno.bench("addCurrent(1) (preempt)", { group: "u32 RMW" }, () => {
+  guarded.small.addCurrent(1);
+});
+
+Deno.bench("raw Uint32Array RMW ×1000", { group: "u32 RMW ×1000", baseline: true }, () => {
+  words[smallIndex] = 0;
+  for (let i = 0; i < LOOP; i++) words[smallIndex] = words[smallIndex] + 1;
+});
+Deno.bench("withCurrent(ref.value + 1) ×1000", { group: "u32 RMW ×1000" }, () => {
+  const v = plain.small;
+  words[smallIndex] = 0;
+  for (let i = 0; i < LOOP; i++) {
+    v.withCurrent((ref) => {
+      ref.value = ref.value + 1;
+    });
+  }
+});
+Deno.bench("addCurrent(1) ×1000", { group: "u32 RMW ×1000" }, () => {
+  const v = plain.small;
+  words[smallIndex] = 0;
+  for (let i = 0; i < LOOP; i++) v.addCurrent(1);
+});
+Deno.bench("addCurrentRaw(1) ×1000", { group: "u32 RMW ×1000" }, () => {
+  const v = plain.small;
+  words[smallIndex] = 0;
+  for (let i = 0; i < LOOP; i++) v.addCurrentRaw(1);
+});
+Deno.bench("withCurrent (preempt) ×1000", { group: "u32 RMW ×1000" }, () => {
+  const v = guarded.small;
+  guarded.words[guarded.smallIndex] = 0;
+  for (let i = 0; i < LOOP; i++) {
+    v.withCurrent((ref) => {
+      ref.value = ref.value + 1;
+    });
+  }
+});
+Deno.bench("addCurrent(1) (preempt) ×1000", { group: "u32 RMW ×1000" }, () => {
+  const v = guarded.small;
+  guarded.words[guarded.smallIndex] = 0;
+  for (let i = 0; i < LOOP; i++) v.addCurrent(1);
+});
+
+// ---- u64 read ----
+Deno.bench("raw BigUint64Array read", { group: "u64 read", baseline: true }, () => {
+  sink.big = bigWords[bigIndex];
+});
+Deno.bench("readCurrent", { group: "u64 read" }, () => {
+  sink.big = plain.big.readCurrent();
+});
+Deno.bench("readCurrent (preempt)", { group: "u64 read" }, () => {
+  sink.big = guarded.big.readCurrent();
+});
+
+Deno.bench("raw BigUint64Array read ×1000", { group: "u64 read ×1000", baseline: true }, () => {
+  let s = 0n;
+  for (let i = 0; i < LOOP; i++) s = bigWords[bigIndex];
+  sink.big = s;
+});
+Deno.bench("readCurrent ×1000", { group: "u64 read ×1000" }, () => {
+  const v = plain.big;
+  let s = 0n;
+  for (let i = 0; i < LOOP; i++) s = v.readCurrent();
+  sink.big = s;
+});
+Deno.bench("readCurrentRaw ×1000", { group: "u64 read ×1000" }, () => {
+  const v = plain.big;
+  let s = 0n;
+  for (let i = 0; i < LOOP; i++) s = v.readCurrentRaw();
+  sink.big = s;
+});
+Deno.bench("readCurrent (preempt) ×1000", { group: "u64 read ×1000" }, () => {
+  const v = guarded.big;
+  let s = 0n;
+  for (let i = 0; i < LOOP; i++) s = v.readCurrent();
+  sink.big = s;
+});
+
+// ---- u64 write ----
+const BIG_VALUES = Array.from({ length: LOOP }, (_, i) => BigInt(i) << 20n);
+
+Deno.bench("raw BigUint64Array write", { group: "u64 write", baseline: true }, () => {
+  bigWords[bigIndex] = BIG_VALUES[sinkNumber & 511];
+});
+Deno.bench("writeCurrent", { group: "u64 write" }, () => {
+  plain.big.writeCurrent(BIG_VALUES[sinkNumber & 511]);
+});
+Deno.bench("writeCurrent (preempt)", { group: "u64 write" }, () => {
+  guarded.big.writeCurrent(BIG_VALUES[sinkNumber & 511]);
+});
+
+Deno.bench("raw BigUint64Array write ×1000", { group: "u64 write ×1000", baseline: true }, () => {
+  for (let i = 0; i < LOOP; i++) bigWords[bigIndex] = BIG_VALUES[i];
+});
+Deno.bench("writeCurrent ×1000", { group: "u64 write ×1000" }, () => {
+  const v = plain.big;
+  for (let i = 0; i < LOOP; i++) v.writeCurrent(BIG_VALUES[i]);
+});
+Deno.bench("writeCurrentRaw ×1000", { group: "u64 write ×1000" }, () => {
+  const v = plain.big;
+  for (let i = 0; i < LOOP; i++) v.writeCurrentRaw(BIG_VALUES[i]);
+});
+Deno.bench("writeCurrent (preempt) ×1000", { group: "u64 write ×1000" }, () => {
+  const v = guarded.big;
+  for (let i = 0; i < LOOP; i++) v.writeCurrent(BIG_VALUES[i]);
+});
+
+// ---- u64 read-modify-write ----
+Deno.bench("raw BigUint64Array RMW", { group: "u64 RMW", baseline: true }, () => {
+  bigWords[bigIndex] = bigWords[bigIndex] + 1n;
+});
+Deno.bench("withCurrent(ref.value + 1n)", { group: "u64 RMW" }, () => {
+  plain.big.withCurrent((ref) => {
+    ref.value = ref.value + 1n;
+  });
+});
+Deno.bench("addCurrent(1n)", { group: "u64 RMW" }, () => {
+  plain.big.addCurrent(1n);
+});
+Deno.bench("withCurrent (preempt)", { group: "u64 RMW" }, () => {
+  guarded.big.withCurrent((ref) => {
+    ref.value = ref.value + 1n;
+  });
+});
+Deno.bench("addCurrent(1n) (preempt)", { group: "u64 RMW" }, () => {
+  guarded.big.addCurrent(1n);
+});
+
+Deno.bench("raw BigUint64Array RMW ×1000", { group: "u64 RMW ×1000", baseline: true }, () => {
+  for (let i = 0; i < LOOP; i++) bigWords[bigIndex] = bigWords[bigIndex] + 1n;
+});
+Deno.bench("withCurrent(ref.value + 1n) ×1000", { group: "u64 RMW ×1000" }, () => {
+  const v = plain.big;
+  for (let i = 0; i < LOOP; i++) {
+    v.withCurrent((ref) => {
+      ref.value = ref.value + 1n;
+    });
+  }
+});
+Deno.bench("addCurrent(1n) ×1000", { group: "u64 RMW ×1000" }, () => {
+  const v = plain.big;
+  for (let i = 0; i < LOOP; i++) v.addCurrent(1n);
+});
+Deno.bench("addCurrentRaw(1n) ×1000", { group: "u64 RMW ×1000" }, () => {
+  const v = plain.big;
+  for (let i = 0; i < LOOP; i++) v.addCurrentRaw(1n);
+});
+Deno.bench("withCurrent (preempt) ×1000", { group: "u64 RMW ×1000" }, () => {
+  const v = guarded.big;
+  for (let i = 0; i < LOOP; i++) {
+    v.withCurrent((ref) => {
+      ref.value = ref.value + 1n;
+    });
+  }
+});
+Deno.bench("addCurrent(1n) (preempt) ×1000", { group: "u64 RMW ×1000" }, () => {
+  const v = guarded.big;
+  for (let i = 0; i < LOOP; i++) v.addCurrent(1n);
+});
