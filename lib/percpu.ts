@@ -805,7 +805,7 @@ export class Percpu {
         if (area === null) throw this.#fault(context, who);
         return scalarCodec("usize", 8).read(area, context.byte + selfPtr.offset()) as number;
       },
-      percpuAreaBase: (cpu) => this.percpuAreaBase(cpu),
+      areaBase: (cpu, who) => this.#areaBase(cpu, who),
       resolve: (address, size, align, who) => {
         const region = address % align === 0 ? this.#memory.resolve(address, size) : null;
         if (region === null) {

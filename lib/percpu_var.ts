@@ -21,7 +21,14 @@ import type { Region } from "./memory.ts";
 import { makeRef, type PercpuMutRef, type PercpuRef, refLabel } from "./refs.ts";
 import { type ScalarAccessors, scalarAccessors } from "./scalar_access.ts";
 import { scalarCodec } from "./scalar_codec.ts";
-import type { ScalarKind, ScalarType, ScalarValue, Type, ValueOf } from "./types.ts";
+import type {
+  ReadonlyValueOf,
+  ScalarKind,
+  ScalarType,
+  ScalarValue,
+  Type,
+  ValueOf,
+} from "./types.ts";
 
 /** Accessors every per-CPU variable has, whatever its type. */
 export interface PercpuVar<T extends Type = Type> {
@@ -32,7 +39,7 @@ export interface PercpuVar<T extends Type = Type> {
   /** The type descriptor. */
   readonly type: T;
   /** The initial value (deep-frozen): the section template's content. */
-  readonly initValue: Readonly<ValueOf<T>>;
+  readonly initValue: ReadonlyValueOf<T>;
   /** Size in bytes on this system's architecture. */
   readonly size: number;
   /**
@@ -209,8 +216,8 @@ export interface VarHost {
   fault(context: CpuContext, who: string): FaultError;
   /** What `current_ptr` adds the symbol VMA to (register, `SELF_PTR`, or 0). */
   currentPtrBase(who: string): number;
-  /** Area base of a CPU (validates the id). */
-  percpuAreaBase(cpu: number): number;
+  /** Area base of a CPU (validates the id; `who` names the caller in errors). */
+  areaBase(cpu: number, who: string): number;
   /** The region holding an aligned object, or a `FaultError`. */
   resolve(address: number, size: number, align: number, who: string): Region;
   /** The CPU whose area holds an address, or −1. */
@@ -269,7 +276,7 @@ export class PercpuVariable<T extends Type = Type> {
   readonly name: string;
   readonly symbol: string;
   readonly type: T;
-  readonly initValue: Readonly<ValueOf<T>>;
+  readonly initValue: ReadonlyValueOf<T>;
   readonly size: number;
   readonly #host: VarHost;
   readonly #offset: number;
@@ -321,7 +328,7 @@ export class PercpuVariable<T extends Type = Type> {
     this.name = name;
     this.symbol = `__PERCPU_${name}`;
     this.type = type;
-    this.initValue = initValue;
+    this.initValue = initValue as ReadonlyValueOf<T>;
     this.size = layout.size;
     this.#align = layout.align;
     this.#offset = offset;
@@ -397,7 +404,7 @@ export class PercpuVariable<T extends Type = Type> {
   }
 
   remotePtr(cpu: number): number {
-    return this.#host.percpuAreaBase(cpu) + this.#offset;
+    return this.#host.areaBase(cpu, `${this.name}.remotePtr`) + this.#offset;
   }
 
   remoteRefRaw(cpu: number): never {

@@ -10,7 +10,13 @@
 import { hex } from "./describe.ts";
 import type { Region } from "./memory.ts";
 import { type ScalarCodec, scalarCodec } from "./scalar_codec.ts";
-import { layoutOf, type Type, type ValueOf } from "./types.ts";
+import {
+  type ArrayType,
+  layoutOf,
+  type ReadonlyValueOf,
+  type Type,
+  type ValueOf,
+} from "./types.ts";
 import { checkValue, readValue, writeValue } from "./value_codec.ts";
 
 /** A read-only reference (`&T`): writes throw `TypeError`. */
@@ -20,7 +26,7 @@ export interface PercpuRef<T extends Type> {
   /** `false`. */
   readonly mutable: boolean;
   /** The value; for structs and arrays a live, read-only view. */
-  readonly value: Readonly<ValueOf<T>>;
+  readonly value: ReadonlyValueOf<T>;
 }
 
 /** A mutable reference (`&mut T`). */
@@ -31,9 +37,14 @@ export interface PercpuMutRef<T extends Type> {
   readonly mutable: boolean;
   /**
    * The value. Reading a struct or array gives a live view whose fields write
-   * through; assigning a whole value checks all of it before writing any.
+   * through.
    */
-  value: ValueOf<T>;
+  get value(): ValueOf<T>;
+  /**
+   * Assigns a whole value, checking all of it before writing any; another
+   * ref's (read-only) view is accepted.
+   */
+  set value(value: ReadonlyValueOf<T>);
 }
 
 /** Where a ref points and how to name it in messages. */
@@ -136,46 +147,49 @@ interface ViewContext {
 
 const INSPECT = Symbol.for("Deno.customInspect");
 
-/** Defines one live slot (a field or an element) on a view. */
+/** Defines one live slot (a field or an element) on a view; `path` names it in messages. */
 function defineSlot(
   view: object,
   key: string,
+  path: string,
   type: Type,
   region: Region,
   byte: number,
   mutable: boolean,
   ctx: ViewContext,
 ): void {
-  const label = ctx.label;
   if (type.kind === "struct" || type.kind === "array") {
     let nested: object | null = null;
     Object.defineProperty(view, key, {
       enumerable: true,
-      get: () => nested ??= liveView(type, region, byte, mutable, ctx),
+      get: () => nested ??= liveView(type, region, byte, mutable, { ...ctx, label: path }),
       set: (value: unknown) => {
-        if (!mutable) throw readOnly(label);
-        checkValue(type, value, `${label}.${key}`, ctx.pointerBytes);
+        if (!mutable) throw readOnly(ctx.label);
+        checkValue(type, value, path, ctx.pointerBytes);
         writeValue(type, region, byte, value, ctx.pointerBytes);
       },
     });
     return;
   }
   const codec = scalarCodec(type.kind, ctx.pointerBytes);
-  const what = `${label}.${key}`;
   Object.defineProperty(view, key, {
     enumerable: true,
     get: () => codec.read(region, byte),
     set: (value: unknown) => {
-      if (!mutable) throw readOnly(label);
-      codec.check(value, what);
+      if (!mutable) throw readOnly(ctx.label);
+      codec.check(value, path);
       codec.write(region, byte, value);
     },
   });
 }
 
 /**
- * Builds a live view of a struct or array in memory. Views are not
- * extensible, so assigning an unknown field throws `TypeError`.
+ * Builds a live view of a struct (an object) or an array (a real `Array`,
+ * so a view can be assigned wherever an array value is accepted). Views are
+ * plain non-extensible objects, so `structuredClone` and `postMessage` copy
+ * their current values, and assigning a field or index they lack throws
+ * V8's `TypeError` naming it. (A Proxy could list the accepted fields, but
+ * proxies cannot be cloned.)
  */
 function liveView(
   type: Type,
@@ -185,23 +199,22 @@ function liveView(
   ctx: ViewContext,
 ): object {
   const snapshot = () => readValue(type, region, byte, ctx.pointerBytes);
-  const view: Record<string | symbol, unknown> = {};
+  let view: Record<string | symbol, unknown>;
   if (type.kind === "struct") {
+    view = {};
     const offsets = layoutOf(type, ctx.pointerBytes).fieldOffsets!;
     for (const [field, fieldType] of Object.entries(type.fields)) {
-      defineSlot(view, field, fieldType, region, byte + offsets[field], mutable, ctx);
+      const path = `${ctx.label}.${field}`;
+      defineSlot(view, field, path, fieldType, region, byte + offsets[field], mutable, ctx);
     }
-  } else if (type.kind === "array") {
-    const stride = layoutOf(type.element, ctx.pointerBytes).size;
-    for (let i = 0; i < type.length; i++) {
-      defineSlot(view, String(i), type.element, region, byte + i * stride, mutable, ctx);
+  } else {
+    const array = type as ArrayType;
+    view = new Array(array.length) as unknown as Record<string, unknown>;
+    const stride = layoutOf(array.element, ctx.pointerBytes).size;
+    for (let i = 0; i < array.length; i++) {
+      const path = `${ctx.label}[${i}]`;
+      defineSlot(view, String(i), path, array.element, region, byte + i * stride, mutable, ctx);
     }
-    Object.defineProperty(view, "length", { value: type.length });
-    Object.defineProperty(view, Symbol.iterator, {
-      value: function* () {
-        for (let i = 0; i < type.length; i++) yield view[i];
-      },
-    });
   }
   Object.defineProperty(view, "toJSON", { value: snapshot });
   Object.defineProperty(view, INSPECT, {

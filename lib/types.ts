@@ -73,6 +73,12 @@ export type ValueOf<T extends Type> = T extends ScalarType<infer K> ? ScalarValu
   : T extends ArrayType<infer E> ? ValueOf<E>[]
   : never;
 
+/** The JavaScript value of a variable of type `T`, read-only at every depth. */
+export type ReadonlyValueOf<T extends Type> = T extends ScalarType<infer K> ? ScalarValue<K>
+  : T extends StructType<infer F> ? { readonly [P in keyof F]: ReadonlyValueOf<F[P]> }
+  : T extends ArrayType<infer E> ? readonly ReadonlyValueOf<E>[]
+  : never;
+
 /** The JavaScript value of a scalar of kind `K`. */
 export type ScalarValue<K extends ScalarKind> = K extends "bool" ? boolean
   : K extends BigIntKind ? bigint
