@@ -756,8 +756,9 @@ export class Percpu {
     const base = this.#base;
     const stride = this.#layout.stride;
     if (base === null || stride === 0 || address < base) return -1;
-    const cpu = Math.floor((address - base) / stride);
-    return cpu < this.#areaCount && address - base - cpu * stride < this.#layout.size ? cpu : -1;
+    const offset = address - base;
+    const cpu = Math.floor(offset / stride);
+    return cpu < this.#areaCount && offset - cpu * stride < this.#layout.size ? cpu : -1;
   }
 
   #areaAt(base: number): Region | null {

@@ -25,8 +25,12 @@ export interface PercpuRef<T extends Type> {
   readonly address: number;
   /** `false`. */
   readonly mutable: boolean;
-  /** The value; for structs and arrays a live, read-only view. */
-  readonly value: ReadonlyValueOf<T>;
+  /**
+   * The value; for structs and arrays a live view whose fields refuse writes
+   * with `TypeError` (typed as `ValueOf<T>` so it can be assigned through a
+   * mutable ref).
+   */
+  readonly value: ValueOf<T>;
 }
 
 /** A mutable reference (`&mut T`). */
@@ -37,14 +41,10 @@ export interface PercpuMutRef<T extends Type> {
   readonly mutable: boolean;
   /**
    * The value. Reading a struct or array gives a live view whose fields write
-   * through.
+   * through; assigning a whole value (another ref's view included) checks all
+   * of it before writing any.
    */
-  get value(): ValueOf<T>;
-  /**
-   * Assigns a whole value, checking all of it before writing any; another
-   * ref's (read-only) view is accepted.
-   */
-  set value(value: ReadonlyValueOf<T>);
+  value: ValueOf<T>;
 }
 
 /** Where a ref points and how to name it in messages. */

@@ -44,6 +44,7 @@ export class SectionLayout {
   readonly #pointerBytes: 4 | 8;
   #size = 0;
   #align = 1;
+  #stride = 0;
 
   /**
    * Creates an empty section.
@@ -75,6 +76,7 @@ export class SectionLayout {
     const { offset, layout } = this.peek(type);
     this.#size = offset + layout.size;
     this.#align = Math.max(this.#align, layout.align);
+    this.#stride = alignUp(this.#size, AREA_ALIGN);
     return offset;
   }
 
@@ -90,6 +92,6 @@ export class SectionLayout {
 
   /** Distance between areas: the size rounded up to 64 bytes. */
   get stride(): number {
-    return alignUp(this.#size, AREA_ALIGN);
+    return this.#stride;
   }
 }

@@ -43,6 +43,18 @@ export interface ExecutorHooks {
 
 const TWO_32 = 0x1_0000_0000;
 
+/** One instruction with what executing it needs, resolved per program. */
+export interface Step {
+  /** The instruction. */
+  readonly insn: Instruction;
+  /** The codec of its kind, or `null` when it has none. */
+  readonly codec: ScalarCodec | null;
+  /** Bytes it accesses in memory (0 when none). */
+  readonly size: number;
+  /** Prefix of its error messages. */
+  readonly what: string;
+}
+
 /** Interprets instructions against one system's memory. */
 export class Executor {
   readonly #percpu: Percpu;
@@ -50,7 +62,7 @@ export class Executor {
   trace: Trace;
   readonly #hooks: ExecutorHooks;
   readonly #pairs: boolean;
-  readonly #codecs = new WeakMap<AccessProgram, readonly (ScalarCodec | null)[]>();
+  readonly #compiled = new WeakMap<AccessProgram, readonly Step[]>();
   #region: Region | null = null;
   /** The step being executed: set by {@linkcode Executor.execute} for the memory helpers. */
   #request: AccessRequest | null = null;
@@ -80,20 +92,28 @@ export class Executor {
   }
 
   /**
-   * The codec of each instruction of a program (`null` where it has no
-   * kind), resolved once per program rather than once per step.
+   * A program's instructions with what each step needs resolved once: the
+   * codec of its kind, its access size and its message prefix.
    *
    * @param program An access program.
-   * @returns One entry per instruction.
+   * @returns One step per instruction.
    */
-  codecsFor(program: AccessProgram): readonly (ScalarCodec | null)[] {
-    let codecs = this.#codecs.get(program);
-    if (codecs === undefined) {
+  compile(program: AccessProgram): readonly Step[] {
+    let steps = this.#compiled.get(program);
+    if (steps === undefined) {
       const pointerBytes = this.#percpu.pointerBytes;
-      codecs = program.instructions.map((i) => i.kind && scalarCodec(i.kind, pointerBytes));
-      this.#codecs.set(program, codecs);
+      steps = program.instructions.map((insn) => {
+        const codec = insn.kind && scalarCodec(insn.kind, pointerBytes);
+        return {
+          insn,
+          codec,
+          size: insn.op === Op.LoadPair || insn.op === Op.StorePair ? 8 : codec?.size ?? 0,
+          what: insn.op === Op.CallFn ? `${insn.text} (returned value)` : insn.text,
+        };
+      });
+      this.#compiled.set(program, steps);
     }
-    return codecs;
+    return steps;
   }
 
   /**
@@ -142,8 +162,7 @@ export class Executor {
   /**
    * Executes one instruction.
    *
-   * @param insn The instruction.
-   * @param codec Its kind's codec (from {@linkcode Executor.codecsFor}), or `null`.
+   * @param step The instruction, compiled by {@linkcode Executor.compile}.
    * @param file The task's registers.
    * @param context The executing CPU's registers.
    * @param request The access the instruction belongs to.
@@ -153,8 +172,7 @@ export class Executor {
    * @throws {FaultError} On an unmapped or misaligned access.
    */
   execute(
-    insn: Instruction,
-    codec: ScalarCodec | null,
+    step: Step,
     file: RegisterFile,
     context: CpuContext,
     request: AccessRequest,
@@ -163,6 +181,7 @@ export class Executor {
     task: number,
   ): void {
     const r = file.regs;
+    const insn = step.insn;
     this.#request = request;
     this.#cycle = cycle;
     this.#cpu = cpu;
@@ -188,37 +207,37 @@ export class Executor {
         return;
       case Op.Load: {
         const address = (insn.a < 0 ? 0 : r[insn.a] as number) + insn.imm;
-        r[insn.d] = this.#load(insn, codec!, address);
+        r[insn.d] = this.#load(step, address);
         return;
       }
       case Op.Store: {
         const address = (insn.a < 0 ? 0 : r[insn.a] as number) + insn.imm;
-        this.#store(insn, codec!, address, r[insn.b]);
+        this.#store(step, address, r[insn.b]);
         return;
       }
       case Op.LoadPreg: {
         const address = context.reg + (insn.a < 0 ? 0 : r[insn.a] as number) + insn.imm;
-        r[insn.d] = this.#load(insn, codec!, address);
+        r[insn.d] = this.#load(step, address);
         return;
       }
       case Op.StorePreg: {
         const address = context.reg + (insn.a < 0 ? 0 : r[insn.a] as number) + insn.imm;
-        this.#store(insn, codec!, address, r[insn.b]);
+        this.#store(step, address, r[insn.b]);
         return;
       }
       case Op.AddMemPreg:
       case Op.AddMem: {
         const base = insn.op === Op.AddMemPreg ? context.reg : insn.a < 0 ? 0 : r[insn.a] as number;
-        this.#addInMemory(insn, codec!, base + insn.imm, r[insn.b]);
+        this.#addInMemory(step, base + insn.imm, r[insn.b]);
         return;
       }
       case Op.AddValue:
-        r[insn.d] = codec!.add(r[insn.a], r[insn.b], insn.text);
+        r[insn.d] = step.codec!.add(r[insn.a], r[insn.b], step.what);
         return;
       case Op.CallFn: {
         const kind = insn.kind!;
         const result = request.fn!(this.take(file, insn.a, kind) as never);
-        codec!.check(result, `${insn.text} (returned value)`);
+        step.codec!.check(result, step.what);
         this.place(file, insn.d, kind, result);
         return;
       }
@@ -233,7 +252,7 @@ export class Executor {
         return;
       case Op.LoadPair: {
         const address = (r[insn.a] as number) + insn.imm;
-        const region = this.#regionFor(address, 8, insn);
+        const region = this.#regionFor(address, step);
         const word = (address + region.bias) >>> 2;
         r[insn.d] = region.u32[word];
         r[insn.d + 1] = region.u32[word + 1];
@@ -242,7 +261,7 @@ export class Executor {
       }
       case Op.StorePair: {
         const address = (r[insn.a] as number) + insn.imm;
-        const region = this.#regionFor(address, 8, insn);
+        const region = this.#regionFor(address, step);
         const word = (address + region.bias) >>> 2;
         region.u32[word] = r[insn.b] as number;
         region.u32[word + 1] = r[insn.b + 1] as number;
@@ -270,44 +289,46 @@ export class Executor {
     }
   }
 
-  #regionFor(address: number, size: number, insn: Instruction): Region {
+  #regionFor(address: number, step: Step): Region {
+    const size = step.size;
     let region = this.#region;
     if (region === null || address < region.start || address + size > region.end) {
       region = this.#percpu.memory.resolve(address, size);
       if (region === null) {
         throw new FaultError(
           address,
-          `${insn.text}: ${size} bytes at ${hex(address)} are not mapped`,
+          `${step.what}: ${size} bytes at ${hex(address)} are not mapped`,
         );
       }
       this.#region = region;
     }
-    if (address % size !== 0) {
-      throw new FaultError(address, `${insn.text}: ${hex(address)} is not aligned to ${size}`);
+    if ((address & (size - 1)) !== 0) {
+      throw new FaultError(address, `${step.what}: ${hex(address)} is not aligned to ${size}`);
     }
     return region;
   }
 
-  #load(insn: Instruction, codec: ScalarCodec, address: number): unknown {
-    const region = this.#regionFor(address, codec.size, insn);
-    const value = codec.read(region, address + region.bias);
-    this.#record(insn, address, false);
+  #load(step: Step, address: number): unknown {
+    const region = this.#regionFor(address, step);
+    const value = step.codec!.read(region, address + region.bias);
+    this.#record(step.insn, address, false);
     return value;
   }
 
-  #store(insn: Instruction, codec: ScalarCodec, address: number, value: unknown): void {
-    const region = this.#regionFor(address, codec.size, insn);
-    codec.write(region, address + region.bias, value);
+  #store(step: Step, address: number, value: unknown): void {
+    const region = this.#regionFor(address, step);
+    step.codec!.write(region, address + region.bias, value);
     this.written.add(region);
-    this.#record(insn, address, true);
+    this.#record(step.insn, address, true);
   }
 
-  #addInMemory(insn: Instruction, codec: ScalarCodec, address: number, delta: unknown): void {
-    const region = this.#regionFor(address, codec.size, insn);
+  #addInMemory(step: Step, address: number, delta: unknown): void {
+    const region = this.#regionFor(address, step);
+    const codec = step.codec!;
     const byte = address + region.bias;
-    codec.write(region, byte, codec.add(codec.read(region, byte), delta, insn.text));
+    codec.write(region, byte, codec.add(codec.read(region, byte), delta, step.what));
     this.written.add(region);
-    this.#record(insn, address, true);
+    this.#record(step.insn, address, true);
   }
 
   #record(insn: Instruction, address: number, write: boolean): void {

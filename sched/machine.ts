@@ -22,10 +22,9 @@ import { insn, Op, Reg, REG_COUNT, SYSREGS } from "../lib/isa.ts";
 import type { Region } from "../lib/memory.ts";
 import type { Percpu } from "../lib/percpu.ts";
 import type { PercpuVar } from "../lib/percpu_var.ts";
-import type { ScalarCodec } from "../lib/scalar_codec.ts";
 import { type Decisions, POLICIES, type Policy, SeededPolicy } from "./decisions.ts";
 import { SimulationError } from "./errors.ts";
-import { Executor, type RegisterFile } from "./executor.ts";
+import { Executor, type RegisterFile, type Step } from "./executor.ts";
 import {
   type AccessRequest,
   type ControlRequest,
@@ -164,7 +163,7 @@ interface SimTask extends RegisterFile {
   /** How many times the generator was resumed, and a hash of what it was given. */
   resumes: number;
   resumeHash: Hasher;
-  codecs: readonly (ScalarCodec | null)[];
+  steps: readonly Step[];
   readonly name: string;
   readonly context: TaskContext;
   readonly generator: Generator<Request, unknown, unknown>;
@@ -474,7 +473,7 @@ export class Machine {
       wakeAt: 0,
       regs: new Array(REG_COUNT).fill(0),
       carry: 0,
-      codecs: [],
+      steps: [],
       resumes: 0,
       resumeHash: new Hasher(),
     };
@@ -624,8 +623,7 @@ export class Machine {
     const request = task.request!;
     try {
       this.#executor.execute(
-        request.program.instructions[task.pc],
-        task.codecs[task.pc],
+        task.steps[task.pc],
         task,
         cpu.context,
         request,
@@ -731,7 +729,7 @@ export class Machine {
   #start(task: SimTask, request: AccessRequest): void {
     task.request = request;
     task.pc = 0;
-    task.codecs = this.#executor.codecsFor(request.program);
+    task.steps = this.#executor.compile(request.program);
     if (request.program.input >= 0) {
       this.#executor.place(task, request.program.input, request.valueKind, request.input);
     }

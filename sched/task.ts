@@ -51,8 +51,8 @@ export interface ControlRequest {
 /** What a task's generator yields; a bare `yield` (undefined) is one instruction of work. */
 export type Request = AccessRequest | ControlRequest | undefined;
 
-/** A stepped operation: `yield*` it inside a task. */
-export type Step<T = void> = Generator<Request, T, unknown>;
+/** A stepped operation: `yield*` it inside a task (a generator of your own works too). */
+export type Step<T = void> = Iterable<Request, T, unknown>;
 
 /** A task's code. */
 export type TaskBody = (ctx: TaskContext) => Generator<Request, unknown, unknown>;
@@ -96,15 +96,72 @@ function scalarKind(variable: PercpuVar, what: string): ScalarKind {
   return kind;
 }
 
-function request(
-  program: AccessProgram,
-  valueKind: ScalarKind,
-  input: unknown,
-  fn: ((value: never) => unknown) | null,
-  result: number,
-  remote: boolean,
-): AccessRequest {
-  return { kind: "access", program, valueKind, input, fn, result, remote };
+/**
+ * An access request that is also the one-shot iterator `yield*` drives: it
+ * yields itself, then returns what the machine resumed the task with. One
+ * small object per operation, where a generator method would allocate a
+ * generator and a request (measured: about half the cost per operation).
+ */
+class Access<T> implements AccessRequest, Iterator<Request, T, unknown>, Step<T> {
+  readonly kind = "access";
+  #started = false;
+
+  constructor(
+    readonly program: AccessProgram,
+    readonly valueKind: ScalarKind,
+    readonly input: unknown,
+    readonly fn: ((value: never) => unknown) | null,
+    readonly result: number,
+    readonly remote: boolean,
+  ) {}
+
+  [Symbol.iterator](): this {
+    return this;
+  }
+
+  next(value?: unknown): IteratorResult<Request, T> {
+    if (this.#started) return { value: value as T, done: true };
+    this.#started = true;
+    return { value: this, done: false };
+  }
+
+  /** `yield*` forwards errors thrown into the task; they must keep propagating as they are. */
+  throw(error?: unknown): never {
+    throw error;
+  }
+
+  return(value?: T): IteratorResult<Request, T> {
+    this.#started = true;
+    return { value: value as T, done: true };
+  }
+}
+
+/** A scheduling request yielded `count` times (`work(n)` yields n `nop`s). */
+class Control implements Iterator<Request, void, unknown>, Step {
+  #left: number;
+
+  constructor(readonly request: ControlRequest, count: number) {
+    this.#left = count;
+  }
+
+  [Symbol.iterator](): this {
+    return this;
+  }
+
+  next(): IteratorResult<Request, void> {
+    return this.#left-- > 0
+      ? { value: this.request, done: false }
+      : { value: undefined, done: true };
+  }
+
+  throw(error?: unknown): never {
+    throw error;
+  }
+
+  return(): IteratorResult<Request, void> {
+    this.#left = 0;
+    return { value: undefined, done: true };
+  }
 }
 
 /**
@@ -148,19 +205,12 @@ export class TaskContext {
    * @param options `raw` for `read_current_raw` (no guard).
    * @returns The value.
    */
-  *read<K extends ScalarKind>(
+  read<K extends ScalarKind>(
     variable: ScalarPercpuVar<K>,
     options: StepOptions = {},
   ): Step<ScalarValue<K>> {
     const program = this.#host.program(variable, options.raw ? "read-raw" : "read");
-    return (yield this.#access(
-      variable,
-      program,
-      undefined,
-      null,
-      program.result,
-      false,
-    )) as ScalarValue<K>;
+    return this.#access(variable, program, undefined, null, program.result, false);
   }
 
   /**
@@ -170,14 +220,14 @@ export class TaskContext {
    * @param value The value; checked now, so a bad value throws in the task.
    * @param options `raw` for `write_current_raw`.
    */
-  *write<K extends ScalarKind>(
+  write<K extends ScalarKind>(
     variable: ScalarPercpuVar<K>,
     value: ScalarValue<K>,
     options: StepOptions = {},
   ): Step {
     this.#check(variable, value, "write");
     const program = this.#host.program(variable, options.raw ? "write-raw" : "write");
-    yield this.#access(variable, program, value, null, -1, false);
+    return this.#access(variable, program, value, null, -1, false);
   }
 
   /**
@@ -189,7 +239,7 @@ export class TaskContext {
    * @param f Maps the old value to the new one; its name shows in listings.
    * @param options `raw` to skip the guard.
    */
-  *withCurrent<K extends ScalarKind>(
+  withCurrent<K extends ScalarKind>(
     variable: ScalarPercpuVar<K>,
     f: (value: ScalarValue<K>) => ScalarValue<K>,
     options: StepOptions = {},
@@ -199,7 +249,7 @@ export class TaskContext {
     }
     const fn = f as (value: never) => unknown;
     const program = this.#host.withCurrentProgram(variable, options.raw === true, fn);
-    yield this.#access(variable, program, undefined, fn, -1, false);
+    return this.#access(variable, program, undefined, fn, -1, false);
   }
 
   /**
@@ -210,7 +260,7 @@ export class TaskContext {
    * @param delta The amount (a `bigint` for `u64`/`i64`).
    * @param options `raw` to skip the guard.
    */
-  *add<K extends ScalarKind>(
+  add<K extends ScalarKind>(
     variable: ScalarPercpuVar<K>,
     delta: ScalarValue<K>,
     options: StepOptions = {},
@@ -218,7 +268,7 @@ export class TaskContext {
     const kind = scalarKind(variable, "add");
     scalarCodec(kind, this.#host.pointerBytes).checkDelta(delta, `${this.name}: add`);
     const program = this.#host.program(variable, options.raw ? "add-raw" : "add");
-    yield this.#access(variable, program, delta, null, -1, false);
+    return this.#access(variable, program, delta, null, -1, false);
   }
 
   /**
@@ -227,9 +277,9 @@ export class TaskContext {
    * @param variable Any variable of this machine's system.
    * @returns The address.
    */
-  *ptr(variable: PercpuVar): Step<number> {
+  ptr(variable: PercpuVar): Step<number> {
     const program = this.#host.program(variable, "ptr");
-    return (yield request(program, "usize", undefined, null, 0, false)) as number;
+    return new Access(program, "usize", undefined, null, 0, false);
   }
 
   /**
@@ -239,19 +289,12 @@ export class TaskContext {
    * @param cpu A CPU id.
    * @returns The value.
    */
-  *remoteRead<K extends ScalarKind>(
+  remoteRead<K extends ScalarKind>(
     variable: ScalarPercpuVar<K>,
     cpu: number,
   ): Step<ScalarValue<K>> {
     const program = this.#host.program(variable, "remote-read", { cpu });
-    return (yield this.#access(
-      variable,
-      program,
-      undefined,
-      null,
-      program.result,
-      true,
-    )) as ScalarValue<K>;
+    return this.#access(variable, program, undefined, null, program.result, true);
   }
 
   /**
@@ -261,14 +304,14 @@ export class TaskContext {
    * @param cpu A CPU id.
    * @param value The value.
    */
-  *remoteWrite<K extends ScalarKind>(
+  remoteWrite<K extends ScalarKind>(
     variable: ScalarPercpuVar<K>,
     cpu: number,
     value: ScalarValue<K>,
   ): Step {
     this.#check(variable, value, "remoteWrite");
     const program = this.#host.program(variable, "remote-write", { cpu });
-    yield this.#access(variable, program, value, null, -1, true);
+    return this.#access(variable, program, value, null, -1, true);
   }
 
   /**
@@ -277,13 +320,13 @@ export class TaskContext {
    * @param reg The register.
    * @param value The raw value.
    */
-  *writeSysreg(reg: PercpuRegName, value: number): Step {
+  writeSysreg(reg: PercpuRegName, value: number): Step {
     if (!Number.isSafeInteger(value) || value < 0) {
       throw new RangeError(
         `writeSysreg: the value must be a non-negative integer, got ${describe(value)}`,
       );
     }
-    yield request(this.#host.sysregProgram(reg), "usize", value, null, -1, false);
+    return new Access(this.#host.sysregProgram(reg), "usize", value, null, -1, false);
   }
 
   /**
@@ -291,13 +334,16 @@ export class TaskContext {
    *
    * @param n How many, ≥ 0.
    */
-  *work(n = 1): Step {
-    for (let i = 0; i < n; i++) yield WORK;
+  work(n = 1): Step {
+    if (!Number.isSafeInteger(n) || n < 0) {
+      throw new RangeError(`work: n must be a non-negative integer, got ${describe(n)}`);
+    }
+    return new Control(WORK, n);
   }
 
   /** Gives up the CPU (`sched_yield`): the only switch point under `cooperative`. */
-  *schedYield(): Step {
-    yield YIELD;
+  schedYield(): Step {
+    return new Control(YIELD, 1);
   }
 
   /**
@@ -305,11 +351,11 @@ export class TaskContext {
    *
    * @param cycles How long, ≥ 1.
    */
-  *sleep(cycles: number): Step {
+  sleep(cycles: number): Step {
     if (!Number.isSafeInteger(cycles) || cycles < 1) {
       throw new RangeError(`sleep: cycles must be a positive integer, got ${describe(cycles)}`);
     }
-    yield { kind: "sleep", cycles };
+    return new Control({ kind: "sleep", cycles }, 1);
   }
 
   /**
@@ -350,14 +396,14 @@ export class TaskContext {
     scalarCodec(kind, this.#host.pointerBytes).check(value, `${this.name}: ${what}`);
   }
 
-  #access(
+  #access<T>(
     variable: PercpuVar,
     program: AccessProgram,
     input: unknown,
     fn: ((value: never) => unknown) | null,
     result: number,
     remote: boolean,
-  ): AccessRequest {
-    return request(program, scalarKind(variable, program.op), input, fn, result, remote);
+  ): Access<T> {
+    return new Access(program, scalarKind(variable, program.op), input, fn, result, remote);
   }
 }

@@ -23,13 +23,13 @@ import {
   NotInitializedError,
   type Percpu,
   PercpuError,
-  type ReadonlyValueOf,
   struct,
   u16,
   u32,
   u64,
   u8,
   usize,
+  type ValueOf,
 } from "../mod.ts";
 
 type ErrorClass = new (...args: never[]) => Error;
@@ -536,7 +536,7 @@ function pairSystem(arch: Arch) {
 }
 
 /** A plain copy of a live struct view, for comparisons. */
-function plain(view: ReadonlyValueOf<typeof Pair>) {
+function plain(view: ValueOf<typeof Pair>) {
   return { a: view.a, b: view.b, c: [...view.c], d: { x: view.d.x, y: view.d.y } };
 }
 
