@@ -86,6 +86,8 @@ export interface PercpuSymbols {
 }
 
 const MAX_CPUS = 65536;
+/** x86_64's `SELF_PTR` is a `usize`, read on every `current_ptr()`. */
+const SELF_PTR_CODEC = scalarCodec("usize", 8);
 const OPTION_KEYS = ["arch", "features", "cpuNum"];
 
 function checkCpuCount(value: unknown, what: string): number {
@@ -654,7 +656,7 @@ export class Percpu {
       );
     }
     this.#host.context.reg = raw;
-    scalarCodec("usize", 8).write(region, address + region.bias + selfPtr.offset(), raw);
+    SELF_PTR_CODEC.write(region, address + region.bias + selfPtr.offset(), raw);
   }
 
   /**
@@ -804,7 +806,7 @@ export class Percpu {
         if (selfPtr === null) return context.reg;
         const area = context.area;
         if (area === null) throw this.#fault(context, who);
-        return scalarCodec("usize", 8).read(area, context.byte + selfPtr.offset()) as number;
+        return SELF_PTR_CODEC.read(area, context.byte + selfPtr.offset()) as number;
       },
       areaBase: (cpu, who) => this.#areaBase(cpu, who),
       resolve: (address, size, align, who) => {
