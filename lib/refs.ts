@@ -10,13 +10,7 @@
 import { hex } from "./describe.ts";
 import type { Region } from "./memory.ts";
 import { type ScalarCodec, scalarCodec } from "./scalar_codec.ts";
-import {
-  type ArrayType,
-  layoutOf,
-  type ReadonlyValueOf,
-  type Type,
-  type ValueOf,
-} from "./types.ts";
+import { type ArrayType, layoutOf, type Type, type ValueOf } from "./types.ts";
 import { checkValue, readValue, writeValue } from "./value_codec.ts";
 
 /** A read-only reference (`&T`): writes throw `TypeError`. */
