@@ -112,7 +112,7 @@ export interface ProgramTarget {
  * @param scalar Whether the variable has a scalar type.
  * @returns The ops, in {@linkcode ACCESS_OPS} order.
  */
-export function opsFor(scalar: boolean): readonly AccessOp[] {
+function opsFor(scalar: boolean): readonly AccessOp[] {
   return scalar ? ACCESS_OPS : ACCESS_OPS.filter((op) => !SCALAR_ONLY.has(op));
 }
 

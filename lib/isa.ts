@@ -12,7 +12,7 @@
  */
 
 import type { Arch, PercpuRegName } from "./arch_names.ts";
-import type { ScalarKind } from "./types.ts";
+import { type ScalarKind, scalarSize } from "./types.ts";
 
 /**
  * Register-transfer operations. `preg` is the per-CPU register of the CPU
@@ -262,24 +262,7 @@ export function isFloat(kind: ScalarKind): boolean {
  * @returns 1, 2, 4 or 8.
  */
 export function widthOf(kind: ScalarKind, pointerBytes: 4 | 8): 1 | 2 | 4 | 8 {
-  switch (kind) {
-    case "bool":
-    case "u8":
-    case "i8":
-      return 1;
-    case "u16":
-    case "i16":
-      return 2;
-    case "u32":
-    case "i32":
-    case "f32":
-      return 4;
-    case "usize":
-    case "isize":
-      return pointerBytes;
-    default:
-      return 8;
-  }
+  return scalarSize(kind, pointerBytes) as 1 | 2 | 4 | 8;
 }
 
 /**

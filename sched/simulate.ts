@@ -171,7 +171,7 @@ export function resolveSimOptions(options: SimOptions = {}): ResolvedSimOptions 
  * @param decisions Replaces the timer and PRNG.
  * @returns The scenario and a machine with its tasks spawned.
  */
-export function setUpSimulation(
+function setUpSimulation(
   resolved: ResolvedSimOptions,
   record: boolean,
   decisions?: Decisions,

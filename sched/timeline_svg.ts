@@ -54,7 +54,7 @@ const CHAR_WIDTH = 7;
  * @param text Any text.
  * @returns The text with `&`, `<`, `>`, `"` and `'` escaped.
  */
-export function escapeXml(text: string): string {
+function escapeXml(text: string): string {
   return text.replace(
     /[&<>"']/g,
     (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;" })[c]!,
