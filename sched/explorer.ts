@@ -138,7 +138,10 @@ export interface ExploreResult {
    * (the randomized modes are never complete).
    */
   readonly complete: boolean;
-  /** DFS: the largest bound fully explored, or the violation's preemptions. */
+  /**
+   * DFS: the largest bound fully explored (−1 when the budget ran out within
+   * bound 0), or the violation's preemptions.
+   */
   readonly boundReached: number;
   /** The bound asked for. */
   readonly maxPreemptions: number;
@@ -362,7 +365,7 @@ export function checkDfs(test: ExploreTest, options: ExploreOptions = {}): Explo
     mode: "dfs",
     schedulesExplored: explored,
     complete,
-    boundReached: best ? best.preemptions : complete ? maxPreemptions : Math.max(0, finished - 1),
+    boundReached: best ? best.preemptions : complete ? maxPreemptions : finished - 1,
     maxPreemptions,
     elapsedMs: progress.elapsedMs,
     pruned,
