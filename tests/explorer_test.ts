@@ -85,7 +85,11 @@ Deno.test("a budget too small to finish is reported as incomplete", () => {
   });
   assert.equal(result.schedulesExplored, 10);
   assert.equal(result.complete, false);
-  assert.equal(result.boundReached, 0, "bound 0 (2 schedules) fits in the budget, bound 1 does not");
+  assert.equal(
+    result.boundReached,
+    0,
+    "bound 0 (2 schedules) fits in the budget, bound 1 does not",
+  );
   const tiny = checkDfs(counterTest({ ...SMALL, arch: "aarch64" }), { budget: 1 });
   assert.equal(tiny.boundReached, -1, "not even bound 0 was finished");
   assert.equal(result.violation, null);
