@@ -15,9 +15,9 @@
  */
 
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
-import { ARCHES, FEATURES } from "./lib/arch_names.ts";
-import { POLICIES } from "./sched/decisions.ts";
+import { ARCHES, FEATURES } from "./mod.ts";
 import {
+  ACCESS_MODES,
   checkDfs,
   checkPct,
   checkRandom,
@@ -25,20 +25,17 @@ import {
   EXPLORE_MODES,
   type ExploreMode,
   type ExploreProgress,
-  type ExploreResult,
+  formatExploreReport,
+  formatSimReport,
+  POLICIES,
+  renderTimelineSvg,
   replay,
-  replaySimulation,
-} from "./sched/explorer.ts";
-import { formatSimReport } from "./sched/report.ts";
-import { ACCESS_MODES, SCENARIOS } from "./sched/scenario.ts";
-import {
-  type ResolvedSimOptions,
-  resolveSimOptions,
+  SCENARIOS,
+  type SimEvent,
   type SimOptions,
   simulate,
-} from "./sched/simulate.ts";
-import { renderTimelineSvg } from "./sched/timeline_svg.ts";
-import type { SimEvent } from "./sched/trace.ts";
+} from "./sched/mod.ts";
+import { type ResolvedSimOptions, resolveSimOptions } from "./sched/scenario/sim_options.ts";
 
 /** Where the CLI writes; replaceable for tests. */
 export interface CliIo {
@@ -239,7 +236,7 @@ function sim(args: string[], io: CliIo): number {
   const result = checked(() =>
     schedule === undefined
       ? simulate({ ...options, record: svg !== undefined })
-      : replaySimulation(options, schedule, svg !== undefined)
+      : simulate({ ...options, schedule, record: svg !== undefined })
   );
   if (values.json) {
     const { events: _events, taskNames: _names, ...json } = result;
@@ -336,7 +333,12 @@ function explore(args: string[], io: CliIo): number {
       ) + "\n",
     );
   } else {
-    io.out(formatExploreReport(resolved, result));
+    io.out(formatExploreReport(result, resolved));
+    if (violation !== null) {
+      io.out(
+        `  replay    deno run cli.ts sim --replay ${violation.schedule} ${replayFlags(resolved)}\n`,
+      );
+    }
   }
   if (values.svg === undefined || violation === null) {
     if (values.svg !== undefined) io.err("no violation found: no timeline written\n");
@@ -351,45 +353,6 @@ function explore(args: string[], io: CliIo): number {
     `schedule ${violation.schedule}`,
     io,
   );
-}
-
-function formatExploreReport(resolved: ResolvedSimOptions, result: ExploreResult): string {
-  const out = [
-    `percpu explore (${result.mode}, up to ${result.maxPreemptions} preemptions): ${resolved.scenario} on ${resolved.arch}, ${
-      featureText(resolved.features)
-    }`,
-    `  ${resolved.cpus} CPUs, ${resolved.tasks} tasks × ${resolved.iters} increments (${resolved.access})`,
-    "",
-    `  schedules explored  ${result.schedulesExplored} in ${result.elapsedMs.toFixed(0)} ms (${
-      Math.round(result.schedulesExplored / result.elapsedMs * 1000)
-    }/s)${
-      result.mode === "dfs"
-        ? `, ${result.pruned} cut short at known states (${result.statesCached} cached)`
-        : ""
-    }`,
-    "",
-  ];
-  const v = result.violation;
-  if (v === null) {
-    out.push(
-      result.complete
-        ? `SAFE: no schedule with at most ${result.boundReached} preemptions corrupts the counter (exhaustive).`
-        : `No violation found in ${result.schedulesExplored} schedules (${
-          result.mode === "dfs" ? "budget exhausted: not exhaustive" : "randomized search"
-        }).`,
-    );
-    return out.join("\n") + "\n";
-  }
-  out.push(
-    `VIOLATION with ${v.preemptions} preemption(s), ${v.steps} instructions${
-      result.mode === "dfs" ? " (minimal)" : ""
-    }:`,
-    ...v.messages.map((m) => `  - ${m}`),
-    "",
-    `  schedule  ${v.schedule}`,
-    `  replay    deno run cli.ts sim --replay ${v.schedule} ${replayFlags(resolved)}`,
-  );
-  return out.join("\n") + "\n";
 }
 
 function replayFlags(resolved: ResolvedSimOptions): string {

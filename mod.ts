@@ -3,9 +3,15 @@
  * like the `.percpu` section, copied into one 64-byte-strided area per CPU,
  * and reached through each architecture's per-CPU register (x86_64
  * `GS_BASE`, AArch64 `TPIDR_EL1`/`TPIDR_EL2`, RISC-V `gp`, LoongArch `$r21`,
- * ARM `TPIDRPRW`). Includes the crate's features (`sp-naive`, `preempt`,
- * `arm-el2`, `non-zero-vma`), `kernel_guard`-style guards for `using`, and
- * the exact instruction sequences each access compiles to.
+ * ARM `TPIDRPRW`), with the crate's features (`sp-naive`, `preempt`,
+ * `arm-el2`, `non-zero-vma`) and the exact instruction sequences each access
+ * compiles to.
+ *
+ * The other entry points: `@percpu/percpu/guards` (the `kernel_guard`
+ * guards `preempt` uses), `@percpu/percpu/workers` (per-CPU areas shared by
+ * Workers), `@percpu/percpu/sched` (the SMP simulator and schedule explorer),
+ * `@percpu/percpu/isa` (the instruction tables, for tool authors) and
+ * `@percpu/percpu/cli`.
  *
  * @example Quick start
  * ```ts
@@ -36,36 +42,59 @@
  * @module
  */
 
-export * from "./lib/types.ts";
-export * from "./lib/arch_names.ts";
-export * from "./lib/errors.ts";
-export * from "./lib/guards.ts";
-export * from "./lib/percpu.ts";
-export * from "./lib/default_percpu.ts";
+export { createPercpu, Percpu } from "./lib/percpu.ts";
+export type { AreaLayout, InitMemory, PercpuOptions, PercpuSymbols } from "./lib/percpu.ts";
+export { ARCHES, FEATURES } from "./lib/arch.ts";
+export type { Arch, Feature, PercpuRegName } from "./lib/arch.ts";
+export {
+  alignOf,
+  array,
+  bool,
+  f32,
+  f64,
+  i16,
+  i32,
+  i64,
+  i8,
+  isize,
+  offsetOf,
+  sizeOf,
+  struct,
+  u16,
+  u32,
+  u64,
+  u8,
+  usize,
+} from "./lib/types.ts";
+export type {
+  ArrayType,
+  ScalarKind,
+  ScalarType,
+  ScalarValue,
+  StructType,
+  Type,
+  ValueOf,
+} from "./lib/types.ts";
 export type { PercpuVar, ScalarPercpuVar } from "./lib/percpu_var.ts";
 export type { PercpuMutRef, PercpuRef } from "./lib/refs.ts";
-export { CpuContext } from "./lib/cpu_context.ts";
+export type { AccessOp } from "./lib/isa/access_program.ts";
 export {
-  ACCESS_OPS,
-  type AccessOp,
-  type AccessProgram,
-  type ProgramOptions,
-} from "./lib/access_program.ts";
+  defaultPercpu,
+  defPercpu,
+  init,
+  initInPlace,
+  initPercpuReg,
+  percpuAreaBase,
+  percpuAreaLayoutExpected,
+  percpuAreaNum,
+  percpuAreaSize,
+  readPercpuReg,
+  writePercpuReg,
+} from "./lib/default_percpu.ts";
 export {
-  type AccessSymbols,
-  type ArchTable,
-  type Instruction,
-  Op,
-  type OpCode,
-  Reg,
-  REG_COUNT,
-  type Slot,
-  type TypedSequence,
-} from "./lib/isa.ts";
-export { ARCH_TABLES } from "./lib/arch_tables.ts";
-export { AddressSpace, type Backing, Region, type Views } from "./lib/memory.ts";
-export * from "./lib/layout_fingerprint.ts";
-export * from "./lib/shared_areas.ts";
-export * from "./lib/remote_atomics.ts";
-export * from "./lib/percpu_counter.ts";
-export * from "./lib/run_on_cpus.ts";
+  DefinitionError,
+  FaultError,
+  InitError,
+  NotInitializedError,
+  PercpuError,
+} from "./lib/errors.ts";

@@ -16,15 +16,15 @@
 
 import {
   createPercpu,
-  type KernelGuardIf,
   type PercpuVar,
-  SCALAR_TYPES,
   type ScalarKind,
   type ScalarPercpuVar,
-  setKernelGuardIf,
   u32,
   u64,
 } from "../mod.ts";
+import { type KernelGuardIf, setKernelGuardIf } from "../lib/guards.ts";
+import { SCALAR_TYPES } from "../lib/types.ts";
+import { portOf } from "../lib/_port.ts";
 
 const LOOP = 1000;
 
@@ -64,7 +64,7 @@ function system(preempt: boolean) {
   const big = p.defPercpu("BIG", u64, 0n);
   p.init(4);
   p.initPercpuReg(1);
-  const region = p.memory.resolve(small.currentPtr(), 4)!;
+  const region = portOf(p).memory.resolve(small.currentPtr(), 4)!;
   return {
     small,
     big,

@@ -17,15 +17,8 @@
  * @module
  */
 
-import {
-  type AccessOp,
-  type Arch,
-  ARCHES,
-  createPercpu,
-  type Feature,
-  type Instruction,
-  u64,
-} from "../mod.ts";
+import { type AccessOp, type Arch, ARCHES, createPercpu, type Feature, u64 } from "../mod.ts";
+import { accessProgram, type Instruction } from "../lib/isa/mod.ts";
 
 const OPS: AccessOp[] = ["read", "write", "ptr"];
 
@@ -38,7 +31,7 @@ for (const [arch, features] of targets) {
   const p = createPercpu({ arch, features });
   // #[def_percpu] static COUNTER: u64 = 0;
   const COUNTER = p.defPercpu("COUNTER", u64, 0n);
-  const columns = OPS.map((op) => COUNTER.accessProgram(op).instructions.map(render));
+  const columns = OPS.map((op) => accessProgram(COUNTER, op).instructions.map(render));
   const title = [arch, ...features].join(" + ");
   console.log(`── ${title} ── per-CPU register: ${p.percpuReg} `.padEnd(72, "─"));
   printColumns(OPS.map((op) => `COUNTER.${opCall(op)}`), columns);

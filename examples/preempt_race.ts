@@ -13,8 +13,9 @@
  * @module
  */
 
-import { ARCHES } from "../mod.ts";
-import { incrementListing, type SimOptions, simulate } from "../sched/mod.ts";
+import { ARCHES, createPercpu, u64 } from "../mod.ts";
+import { type SimOptions, simulate } from "../sched/mod.ts";
+import { accessProgram } from "../lib/isa/mod.ts";
 
 const SEEDS = [1, 2, 3, 4, 5];
 const BASE: SimOptions = { cpus: 2, tasks: 4, iters: 100, quantum: 10 };
@@ -84,8 +85,9 @@ console.log(
 console.log(paint(2, line(HEADER)));
 
 for (const arch of ARCHES) {
-  const listing = incrementListing({ arch, features: [], access: "with-current" });
-  const sampler = listing.findIndex((l) => l.samples) + 1;
+  const counter = createPercpu({ arch }).defPercpu("COUNTER", u64, 0n);
+  const listing = accessProgram(counter, "with-current").instructions;
+  const sampler = listing.findIndex((i) => i.samplesPercpuReg) + 1;
   section(
     `${arch}: with_current is ${listing.length} instructions, the register is read by #${sampler}`,
     [

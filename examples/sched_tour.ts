@@ -94,7 +94,7 @@ function describe(event: SimEvent): string {
       return `${who}: ${event.kind}`;
   }
 }
-const events = machine.trace.events!;
+const events = machine.events!;
 const first = events.findIndex((e) => e.kind === "access" && e.wrong);
 if (first >= 0) {
   console.log("\nAround the first wrong-CPU access:");

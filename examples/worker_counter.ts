@@ -26,7 +26,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { remoteSum, runOnCpus, shareAreas } from "../mod.ts";
+import { remoteSum, runOnCpus, shareAreas } from "../lib/workers/mod.ts";
 import {
   type CountArgs,
   EVENTS,

@@ -6,7 +6,8 @@
  * @module
  */
 
-import { type CpuTaskContext, createPercpu, defPercpuCounter, u32 } from "../mod.ts";
+import { createPercpu, u32 } from "../mod.ts";
+import { type CpuTaskContext, defPercpuCounter } from "../lib/workers/mod.ts";
 
 /** The per-CPU system: each Worker attaches it to the shared areas. */
 export const percpu = createPercpu();

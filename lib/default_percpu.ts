@@ -18,13 +18,7 @@
  * @module
  */
 
-import {
-  type AreaLayout,
-  createPercpu,
-  type InitMemory,
-  type Percpu,
-  type PercpuSymbols,
-} from "./percpu.ts";
+import { type AreaLayout, createPercpu, type InitMemory, type Percpu } from "./percpu.ts";
 import type { PercpuVar, ScalarPercpuVar } from "./percpu_var.ts";
 import type { ScalarKind, ScalarType, ScalarValue, Type, ValueOf } from "./types.ts";
 
@@ -232,37 +226,4 @@ export function percpuAreaBase(cpuId: number): number {
  */
 export function percpuAreaLayoutExpected(cpuCount: number): AreaLayout {
   return defaultPercpu.percpuAreaLayoutExpected(cpuCount);
-}
-
-/**
- * The default system's section symbols.
- *
- * @returns `_percpu_start`, `_percpu_end`, `_percpu_load_start`, `_percpu_load_end`.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { symbols } from "@percpu/percpu";
- * assert.equal(symbols()._percpu_load_start, 0);
- * ```
- */
-export function symbols(): PercpuSymbols {
-  return defaultPercpu.symbols();
-}
-
-/**
- * The default system's linker script snippet.
- *
- * @param options `cpuNum` to reserve.
- * @returns The snippet.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { linkerScript } from "@percpu/percpu";
- * assert.match(linkerScript({ cpuNum: 8 }), /ALIGN\(64\) \* 8;/);
- * ```
- */
-export function linkerScript(options?: { cpuNum?: number }): string {
-  return defaultPercpu.linkerScript(options);
 }

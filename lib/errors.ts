@@ -29,9 +29,6 @@ export class PercpuError extends Error {
   }
 }
 
-/** Why `init` refused a memory region, as the crate's `InitError`. */
-export type InitErrorKind = "InvalidBase" | "UnalignedBase" | "InsufficientMemory";
-
 /**
  * `init()` refused the memory it was given. Nothing was changed.
  *
@@ -48,7 +45,7 @@ export type InitErrorKind = "InvalidBase" | "UnalignedBase" | "InsufficientMemor
  */
 export class InitError extends PercpuError {
   /** Which check failed. */
-  readonly kind: InitErrorKind;
+  readonly kind: "InvalidBase" | "UnalignedBase" | "InsufficientMemory";
 
   /**
    * Creates the error.
@@ -56,7 +53,7 @@ export class InitError extends PercpuError {
    * @param kind Which check failed.
    * @param message The details: what was given and what is accepted.
    */
-  constructor(kind: InitErrorKind, message: string) {
+  constructor(kind: InitError["kind"], message: string) {
     super(message);
     this.kind = kind;
   }
@@ -75,9 +72,6 @@ export class InitError extends PercpuError {
  */
 export class NotInitializedError extends PercpuError {}
 
-/** Why `defPercpu` refused a definition. */
-export type DefinitionErrorKind = "DuplicateName" | "InvalidName" | "AfterInit" | "TooLarge";
-
 /**
  * `defPercpu()` refused a definition. Nothing was defined.
  *
@@ -95,7 +89,7 @@ export type DefinitionErrorKind = "DuplicateName" | "InvalidName" | "AfterInit" 
  */
 export class DefinitionError extends PercpuError {
   /** Which rule the definition broke. */
-  readonly kind: DefinitionErrorKind;
+  readonly kind: "DuplicateName" | "InvalidName" | "AfterInit" | "TooLarge";
 
   /**
    * Creates the error.
@@ -103,7 +97,7 @@ export class DefinitionError extends PercpuError {
    * @param kind Which rule the definition broke.
    * @param message The details.
    */
-  constructor(kind: DefinitionErrorKind, message: string) {
+  constructor(kind: DefinitionError["kind"], message: string) {
     super(message);
     this.kind = kind;
   }

@@ -11,7 +11,7 @@
  * @example A guarded critical section
  * ```ts
  * import assert from "node:assert/strict";
- * import { NoPreempt, setKernelGuardIf } from "@percpu/percpu";
+ * import { NoPreempt, setKernelGuardIf } from "@percpu/percpu/guards";
  * let depth = 0;
  * setKernelGuardIf({ disablePreempt: () => void depth++, enablePreempt: () => void depth-- });
  * {
@@ -25,7 +25,8 @@
  * @module
  */
 
-import { describe } from "./describe.ts";
+import { describe } from "./_describe.ts";
+import { install, installed } from "./_guard_if.ts";
 
 /**
  * What guards call: implemented by the kernel, as `kernel_guard`'s
@@ -43,8 +44,6 @@ export interface KernelGuardIf {
   localIrqRestore?(state: number): void;
 }
 
-let installed: KernelGuardIf | null = null;
-
 /**
  * Installs the interface guards call, or removes it with `null`.
  *
@@ -56,7 +55,7 @@ let installed: KernelGuardIf | null = null;
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { kernelGuardIf, setKernelGuardIf } from "@percpu/percpu";
+ * import { kernelGuardIf, setKernelGuardIf } from "@percpu/percpu/guards";
  * const kernel = { disablePreempt() {}, enablePreempt() {} };
  * const previous = setKernelGuardIf(kernel);
  * assert.equal(kernelGuardIf(), kernel);
@@ -84,9 +83,7 @@ export function setKernelGuardIf(impl: KernelGuardIf | null): KernelGuardIf | nu
       );
     }
   }
-  const previous = installed;
-  installed = impl;
-  return previous;
+  return install(impl);
 }
 
 function optional(type: string): boolean {
@@ -101,32 +98,12 @@ function optional(type: string): boolean {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { kernelGuardIf } from "@percpu/percpu";
+ * import { kernelGuardIf } from "@percpu/percpu/guards";
  * assert.equal(kernelGuardIf(), null);
  * ```
  */
 export function kernelGuardIf(): KernelGuardIf | null {
-  return installed;
-}
-
-/**
- * Disables preemption without allocating a guard (the per-access path).
- *
- * @returns The interface that was called, to pass to {@linkcode preemptOn}.
- */
-export function preemptOff(): KernelGuardIf | null {
-  const impl = installed;
-  impl?.disablePreempt();
-  return impl;
-}
-
-/**
- * Re-enables preemption on the interface {@linkcode preemptOff} used.
- *
- * @param impl What `preemptOff` returned.
- */
-export function preemptOn(impl: KernelGuardIf | null): void {
-  impl?.enablePreempt();
+  return installed();
 }
 
 /**
@@ -144,7 +121,7 @@ export abstract class BaseGuard implements Disposable {
    * @param acquire Takes the interface and returns the state to release with.
    */
   constructor(acquire: (impl: KernelGuardIf | null) => number) {
-    this.#impl = installed;
+    this.#impl = installed();
     this.#state = acquire(this.#impl);
   }
 
@@ -191,7 +168,7 @@ function irqRestore(impl: KernelGuardIf | null, state: number): void {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { NoOp } from "@percpu/percpu";
+ * import { NoOp } from "@percpu/percpu/guards";
  * using guard = new NoOp();
  * assert.equal(guard.held, true);
  * ```
@@ -229,7 +206,7 @@ export class NoOp extends BaseGuard {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { IrqSave, setKernelGuardIf } from "@percpu/percpu";
+ * import { IrqSave, setKernelGuardIf } from "@percpu/percpu/guards";
  * let enabled = true;
  * setKernelGuardIf({
  *   disablePreempt() {},
@@ -263,7 +240,7 @@ export class IrqSave extends BaseGuard {
    * @returns The saved IRQ state.
    */
   static acquire(): number {
-    return irqSave(installed);
+    return irqSave(installed());
   }
 
   /**
@@ -272,7 +249,7 @@ export class IrqSave extends BaseGuard {
    * @param state What `acquire` returned.
    */
   static release(state: number): void {
-    irqRestore(installed, state);
+    irqRestore(installed(), state);
   }
 
   /**
@@ -292,7 +269,7 @@ export class IrqSave extends BaseGuard {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { NoPreempt } from "@percpu/percpu";
+ * import { NoPreempt } from "@percpu/percpu/guards";
  * const guard = new NoPreempt();
  * guard.release();
  * guard.release(); // a second release does nothing
@@ -314,7 +291,7 @@ export class NoPreempt extends BaseGuard {
    * @returns The (empty) state.
    */
   static acquire(): number {
-    installed?.disablePreempt();
+    installed()?.disablePreempt();
     return 0;
   }
 
@@ -324,7 +301,7 @@ export class NoPreempt extends BaseGuard {
    * @param _state What `acquire` returned.
    */
   static release(_state: number): void {
-    installed?.enablePreempt();
+    installed()?.enablePreempt();
   }
 
   /**
@@ -344,7 +321,7 @@ export class NoPreempt extends BaseGuard {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { NoPreemptIrqSave, setKernelGuardIf } from "@percpu/percpu";
+ * import { NoPreemptIrqSave, setKernelGuardIf } from "@percpu/percpu/guards";
  * const calls: string[] = [];
  * setKernelGuardIf({
  *   disablePreempt: () => void calls.push("preempt off"),
@@ -372,8 +349,8 @@ export class NoPreemptIrqSave extends BaseGuard {
    * @returns The saved IRQ state.
    */
   static acquire(): number {
-    installed?.disablePreempt();
-    return irqSave(installed);
+    installed()?.disablePreempt();
+    return irqSave(installed());
   }
 
   /**
@@ -382,8 +359,8 @@ export class NoPreemptIrqSave extends BaseGuard {
    * @param state What `acquire` returned.
    */
   static release(state: number): void {
-    irqRestore(installed, state);
-    installed?.enablePreempt();
+    irqRestore(installed(), state);
+    installed()?.enablePreempt();
   }
 
   /**

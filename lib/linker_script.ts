@@ -5,7 +5,7 @@
  * @module
  */
 
-import { hex } from "./describe.ts";
+import { hex } from "./_describe.ts";
 
 /** What the snippet depends on. */
 export interface LinkerScriptOptions {

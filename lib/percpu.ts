@@ -5,7 +5,7 @@
  * @module
  */
 
-import { ARCH_TABLES } from "./arch_tables.ts";
+import { ARCH_TABLES } from "./isa/tables.ts";
 import {
   type Arch,
   ARCHES,
@@ -14,20 +14,20 @@ import {
   isArch,
   isFeature,
   type PercpuRegName,
-} from "./arch_names.ts";
-import { CpuContext } from "./cpu_context.ts";
-import { describe, hex } from "./describe.ts";
+} from "./arch.ts";
+import { CpuContext } from "./_cpu_context.ts";
+import { describe, hex } from "./_describe.ts";
 import { DefinitionError, FaultError, InitError, NotInitializedError } from "./errors.ts";
-import type { ArchTable } from "./isa.ts";
-import { AddressSpace, type Backing, Region } from "./memory.ts";
+import type { ArchTable } from "./isa/isa.ts";
+import { AddressSpace, type Backing, Region } from "./_memory.ts";
 import {
   type PercpuVar,
   PercpuVariable,
   type ScalarPercpuVar,
   type VarHost,
 } from "./percpu_var.ts";
-import { scalarCodec } from "./scalar_codec.ts";
-import { ADDRESS_MAP, AREA_ALIGN, MAX_AREA_SIZE, SectionLayout } from "./section_layout.ts";
+import { scalarCodec } from "./_scalar_codec.ts";
+import { ADDRESS_MAP, AREA_ALIGN, MAX_AREA_SIZE, SectionLayout } from "./layout.ts";
 import {
   alignUp,
   isIdentifier,
@@ -41,8 +41,9 @@ import {
   usize,
   type ValueOf,
 } from "./types.ts";
-import { checkValue, frozenCopy, writeValue } from "./value_codec.ts";
+import { checkValue, frozenCopy, writeValue } from "./_value_codec.ts";
 import { linkerScriptFor } from "./linker_script.ts";
+import { openPort } from "./_port.ts";
 
 /** Options of {@linkcode createPercpu}. */
 export interface PercpuOptions {
@@ -139,8 +140,6 @@ export class Percpu {
   readonly #memory = new AddressSpace(ADDRESS_MAP.heap);
   readonly #layout: SectionLayout;
   readonly #vars = new Map<string, PercpuVariable>();
-  /** Every context this system made (weakly: machines come and go). */
-  readonly #contexts = new WeakSet<CpuContext>();
   /**
    * Contexts whose register points at no mapped area. Regions are never
    * unmapped, so only these can change resolution when memory is mapped.
@@ -209,11 +208,31 @@ export class Percpu {
       )
       : null;
     this.#host = this.#makeHost();
-    this.#host.context = this.createCpuContext();
+    this.#host.context = this.#createCpuContext();
     if (arch === "x86_64" && !this.#naive) {
       this.#selfPtr = this.#define("SELF_PTR", usize, 0);
       this.#host.selfPtrVma = this.#selfPtr.symbolVma();
     }
+    const vars = this.#vars;
+    const host = this.#host;
+    // deno-lint-ignore no-this-alias
+    const self = this;
+    openPort(this, {
+      table: this.#table,
+      memory: this.#memory,
+      get context(): CpuContext {
+        return host.context;
+      },
+      set context(context: CpuContext) {
+        host.context = context;
+      },
+      createCpuContext: () => this.#createCpuContext(),
+      cpuOfAddress: (address) => this.#cpuOfAddress(address),
+      get areaCount(): number {
+        return self.#naive ? 1 : self.#areaCount;
+      },
+      owns: (variable) => [...vars.values()].includes(variable as PercpuVariable),
+    });
   }
 
   /**
@@ -705,55 +724,12 @@ export class Percpu {
     return linkerScriptFor({ cpuNum, naive: this.#naive, vma: this.#vmaBias });
   }
 
-  /**
-   * Makes a fresh CPU register context (register 0), for simulators that
-   * run several CPUs over one system.
-   *
-   * @returns The context.
-   */
-  createCpuContext(): CpuContext {
-    const context = new CpuContext(this.percpuReg, (c) => this.#retarget(c));
-    this.#contexts.add(context);
-    return context;
+  #createCpuContext(): CpuContext {
+    return new CpuContext(this.percpuReg, (c) => this.#retarget(c));
   }
 
-  /** The current CPU's registers: what the accessors use. */
-  get context(): CpuContext {
-    return this.#host.context;
-  }
-
-  set context(context: CpuContext) {
-    if (!this.#contexts.has(context)) {
-      throw new TypeError(
-        "Percpu.context: the context was not made by this system's createCpuContext()",
-      );
-    }
-    this.#host.context = context;
-  }
-
-  /** The simulated address space holding the section and the areas. */
-  get memory(): AddressSpace {
-    return this.#memory;
-  }
-
-  /** The architecture's access-sequence table. */
-  get table(): ArchTable {
-    return this.#table;
-  }
-
-  /** Number of areas the last `init()`/`initInPlace()` set up (0 before). */
-  get initializedAreas(): number {
-    return this.#naive ? 1 : this.#areaCount;
-  }
-
-  /**
-   * Which CPU's area holds an address.
-   *
-   * @param address A simulated address.
-   * @returns The CPU id, or −1 when the address is in no area (under
-   *   `sp-naive`, 0 for the globals).
-   */
-  cpuOfAddress(address: number): number {
+  /** Which CPU's area holds an address: −1 for none (0 for `sp-naive` globals). */
+  #cpuOfAddress(address: number): number {
     if (this.#naive) return this.#data!.contains(address, 1) ? 0 : -1;
     const base = this.#base;
     const stride = this.#layout.stride;
@@ -821,7 +797,7 @@ export class Percpu {
         }
         return region;
       },
-      cpuOfAddress: (address) => this.cpuOfAddress(address),
+      cpuOfAddress: (address) => this.#cpuOfAddress(address),
     };
   }
 

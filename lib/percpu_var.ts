@@ -10,25 +10,19 @@ import {
   type AccessProgram,
   buildProgram,
   type ProgramOptions,
-} from "./access_program.ts";
-import type { PercpuRegName } from "./arch_names.ts";
-import type { CpuContext } from "./cpu_context.ts";
-import { describe } from "./describe.ts";
+} from "./isa/access_program.ts";
+import type { PercpuRegName } from "./arch.ts";
+import type { CpuContext } from "./_cpu_context.ts";
+import { describe } from "./_describe.ts";
 import type { FaultError } from "./errors.ts";
-import { preemptOff, preemptOn } from "./guards.ts";
-import type { AccessSymbols, ArchTable } from "./isa.ts";
-import type { Region } from "./memory.ts";
+import { preemptOff, preemptOn } from "./_guard_if.ts";
+import type { AccessSymbols, ArchTable } from "./isa/isa.ts";
+import type { Region } from "./_memory.ts";
 import { makeRef, type PercpuMutRef, type PercpuRef, refLabel } from "./refs.ts";
-import { type ScalarAccessors, scalarAccessors } from "./scalar_access.ts";
-import { scalarCodec } from "./scalar_codec.ts";
-import type {
-  ReadonlyValueOf,
-  ScalarKind,
-  ScalarType,
-  ScalarValue,
-  Type,
-  ValueOf,
-} from "./types.ts";
+import { type ScalarAccessors, scalarAccessors } from "./_scalar_access.ts";
+import { registerPrograms } from "./_port.ts";
+import { scalarCodec } from "./_scalar_codec.ts";
+import type { ScalarKind, ScalarType, ScalarValue, Type, ValueOf } from "./types.ts";
 
 /** Accessors every per-CPU variable has, whatever its type. */
 export interface PercpuVar<T extends Type = Type> {
@@ -38,8 +32,8 @@ export interface PercpuVar<T extends Type = Type> {
   readonly symbol: string;
   /** The type descriptor. */
   readonly type: T;
-  /** The initial value (deep-frozen): the section template's content. */
-  readonly initValue: ReadonlyValueOf<T>;
+  /** The initial value, deep-frozen: the section template's content. */
+  readonly initValue: ValueOf<T>;
   /** Size in bytes on this system's architecture. */
   readonly size: number;
   /**
@@ -129,15 +123,6 @@ export interface PercpuVar<T extends Type = Type> {
    * @throws {RangeError} On an op this variable does not have.
    */
   disassemble(op: AccessOp, options?: ProgramOptions): string[];
-  /**
-   * The same access as {@linkcode PercpuVar.disassemble}, as instructions
-   * the simulator executes.
-   *
-   * @param op Which access.
-   * @param options The remote CPU, the closure name.
-   * @returns The program (cached per op and options).
-   */
-  accessProgram(op: AccessOp, options?: ProgramOptions): AccessProgram;
 }
 
 /** A per-CPU variable of a scalar type, with the crate's direct accessors. */
@@ -276,7 +261,7 @@ export class PercpuVariable<T extends Type = Type> {
   readonly name: string;
   readonly symbol: string;
   readonly type: T;
-  readonly initValue: ReadonlyValueOf<T>;
+  readonly initValue: ValueOf<T>;
   readonly size: number;
   readonly #host: VarHost;
   readonly #offset: number;
@@ -328,7 +313,7 @@ export class PercpuVariable<T extends Type = Type> {
     this.name = name;
     this.symbol = `__PERCPU_${name}`;
     this.type = type;
-    this.initValue = initValue as ReadonlyValueOf<T>;
+    this.initValue = initValue;
     this.size = layout.size;
     this.#align = layout.align;
     this.#offset = offset;
@@ -354,6 +339,7 @@ export class PercpuVariable<T extends Type = Type> {
       writeCurrentRaw: { value: raw.write },
       addCurrentRaw: { value: raw.add },
     });
+    registerPrograms(this, (op, options) => this.#program(op, options));
   }
 
   offset(): number {
@@ -416,10 +402,10 @@ export class PercpuVariable<T extends Type = Type> {
   }
 
   disassemble(op: AccessOp, options?: ProgramOptions): string[] {
-    return this.accessProgram(op, options).instructions.map((i) => i.text);
+    return this.#program(op, options).instructions.map((i) => i.text);
   }
 
-  accessProgram(op: AccessOp, options: ProgramOptions = {}): AccessProgram {
+  #program(op: AccessOp, options: ProgramOptions = {}): AccessProgram {
     const key = `${op}|${options.cpu ?? 0}|${options.fn ?? "f"}`;
     let program = this.#programs.get(key);
     if (!program) {

@@ -7,11 +7,11 @@
  * @module
  */
 
-import { hex } from "./describe.ts";
-import type { Region } from "./memory.ts";
-import { type ScalarCodec, scalarCodec } from "./scalar_codec.ts";
+import { hex } from "./_describe.ts";
+import type { Region } from "./_memory.ts";
+import { type ScalarCodec, scalarCodec } from "./_scalar_codec.ts";
 import { type ArrayType, layoutOf, type Type, type ValueOf } from "./types.ts";
-import { checkValue, readValue, writeValue } from "./value_codec.ts";
+import { checkValue, readValue, writeValue } from "./_value_codec.ts";
 
 /** A read-only reference (`&T`): writes throw `TypeError`. */
 export interface PercpuRef<T extends Type> {

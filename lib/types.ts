@@ -9,8 +9,8 @@
  * @module
  */
 
-import type { Arch } from "./arch_names.ts";
-import { describe } from "./describe.ts";
+import type { Arch } from "./arch.ts";
+import { describe } from "./_describe.ts";
 
 /** Names of the scalar types. */
 export type ScalarKind =
@@ -41,13 +41,12 @@ export interface ScalarType<K extends ScalarKind = ScalarKind> {
 }
 
 /** Field descriptors of a struct, in declaration order. */
-export interface StructFields {
-  /** A field's type, by field name. */
-  readonly [field: string]: Type;
-}
+type StructFields = Readonly<Record<string, Type>>;
 
 /** Descriptor of a C-layout struct made with {@linkcode struct}. */
-export interface StructType<F extends StructFields = StructFields> {
+export interface StructType<
+  F extends Readonly<Record<string, Type>> = Readonly<Record<string, Type>>,
+> {
   /** Always `"struct"`. */
   readonly kind: "struct";
   /** The fields in declaration order. */
@@ -73,15 +72,9 @@ export type ValueOf<T extends Type> = T extends ScalarType<infer K> ? ScalarValu
   : T extends ArrayType<infer E> ? ValueOf<E>[]
   : never;
 
-/** The JavaScript value of a variable of type `T`, read-only at every depth. */
-export type ReadonlyValueOf<T extends Type> = T extends ScalarType<infer K> ? ScalarValue<K>
-  : T extends StructType<infer F> ? { readonly [P in keyof F]: ReadonlyValueOf<F[P]> }
-  : T extends ArrayType<infer E> ? readonly ReadonlyValueOf<E>[]
-  : never;
-
 /** The JavaScript value of a scalar of kind `K`. */
 export type ScalarValue<K extends ScalarKind> = K extends "bool" ? boolean
-  : K extends BigIntKind ? bigint
+  : K extends "u64" | "i64" ? bigint
   : number;
 
 function scalar<K extends ScalarKind>(kind: K): ScalarType<K> {
@@ -267,7 +260,7 @@ const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { isIdentifier } from "@percpu/percpu";
+ * import { isIdentifier } from "./types.ts";
  * assert.equal(isIdentifier("CPU_ID"), true);
  * assert.equal(isIdentifier("2x"), false);
  * ```
@@ -285,7 +278,8 @@ export function isIdentifier(name: string): boolean {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { isType, u8 } from "@percpu/percpu";
+ * import { isType } from "./types.ts";
+ * import { u8 } from "@percpu/percpu";
  * assert.equal(isType(u8), true);
  * assert.equal(isType({ kind: "u128" }), false);
  * ```
@@ -319,7 +313,9 @@ const DESCRIPTORS = new WeakSet<object>();
  * assert.equal(offsetOf(S, "bar"), 8);
  * ```
  */
-export function struct<const F extends StructFields>(fields: F): StructType<F> {
+export function struct<const F extends Readonly<Record<string, Type>>>(
+  fields: F,
+): StructType<F> {
   if (typeof fields !== "object" || fields === null || Array.isArray(fields)) {
     throw new TypeError(`struct() expects an object of field types, got ${describe(fields)}`);
   }
@@ -523,7 +519,7 @@ export function alignOf(type: Type, arch: Arch = "x86_64"): number {
  * assert.equal(offsetOf(struct({ a: u8, b: u32 }), "b"), 4);
  * ```
  */
-export function offsetOf<F extends StructFields>(
+export function offsetOf<F extends Readonly<Record<string, Type>>>(
   type: StructType<F>,
   field: keyof F & string,
   arch: Arch = "x86_64",
@@ -546,7 +542,8 @@ export function offsetOf<F extends StructFields>(
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { array, typeName, u8 } from "@percpu/percpu";
+ * import { array, u8 } from "@percpu/percpu";
+ * import { typeName } from "./types.ts";
  * assert.equal(typeName(array(u8, 4)), "[u8; 4]");
  * ```
  */
@@ -569,7 +566,7 @@ export function typeName(type: Type): string {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { alignUp } from "@percpu/percpu";
+ * import { alignUp } from "./types.ts";
  * assert.equal(alignUp(65, 64), 128);
  * ```
  */

@@ -6,12 +6,6 @@
 
 import { PercpuError } from "../lib/errors.ts";
 
-/** What the simulated kernel found wrong. */
-export type SimulationErrorKind =
-  | "PreemptCountUnderflow"
-  | "OutsideTask"
-  | "InvalidIrqState";
-
 /**
  * A misuse the simulated kernel refuses, thrown into the offending task
  * (e.g. `enable_preempt()` with a preempt count of 0).
@@ -26,7 +20,7 @@ export type SimulationErrorKind =
  */
 export class SimulationError extends PercpuError {
   /** What went wrong. */
-  readonly kind: SimulationErrorKind;
+  readonly kind: "PreemptCountUnderflow" | "OutsideTask" | "InvalidIrqState";
 
   /**
    * Creates the error.
@@ -34,7 +28,7 @@ export class SimulationError extends PercpuError {
    * @param kind What went wrong.
    * @param message The details.
    */
-  constructor(kind: SimulationErrorKind, message: string) {
+  constructor(kind: SimulationError["kind"], message: string) {
     super(message);
     this.kind = kind;
   }

@@ -13,20 +13,47 @@
  * assert.equal(result.corrupted, false);
  * ```
  *
+ * Four parts: the runtime ({@linkcode Machine}, tasks and their
+ * {@linkcode TaskContext}), the built-in scenarios ({@linkcode simulate},
+ * {@linkcode counterTest}), the schedule explorer ({@linkcode checkDfs},
+ * {@linkcode checkRandom}, {@linkcode checkPct}, {@linkcode replay}) and
+ * reports ({@linkcode formatSimReport}, {@linkcode formatExploreReport},
+ * {@linkcode renderTimelineSvg}).
+ *
  * @module
  */
 
-export * from "./prng.ts";
-export * from "./trace.ts";
-export * from "./errors.ts";
-export * from "./decisions.ts";
-export * from "./task.ts";
-export * from "./machine.ts";
-export * from "./scenario.ts";
-export * from "./simulate.ts";
-export * from "./report.ts";
-export * from "./hasher.ts";
-export * from "./schedule.ts";
-export * from "./choices.ts";
-export * from "./explorer.ts";
-export * from "./timeline_svg.ts";
+export { Machine } from "./runtime/machine.ts";
+export type {
+  MachineOptions,
+  Misuse,
+  RunStats,
+  SpawnOptions,
+  TaskFailure,
+} from "./runtime/machine.ts";
+export { TaskContext } from "./runtime/task.ts";
+export type { Step, StepOptions, TaskBody } from "./runtime/task.ts";
+export { POLICIES } from "./runtime/decisions.ts";
+export type { Decisions, Policy } from "./runtime/decisions.ts";
+export { SimulationError } from "./errors.ts";
+export type { AccessEvent, SimEvent } from "./trace/trace.ts";
+export { simulate } from "./scenario/simulate.ts";
+export type { SimResult } from "./scenario/simulate.ts";
+export type { SimOptions } from "./scenario/sim_options.ts";
+export { ACCESS_MODES, SCENARIOS } from "./scenario/scenario.ts";
+export type { AccessMode, ScenarioName } from "./scenario/scenario.ts";
+export { counterTest } from "./scenario/counter_test.ts";
+export { checkDfs, checkPct, checkRandom, EXPLORE_MODES, replay } from "./explore/explore.ts";
+export type {
+  ExploreMode,
+  ExploreOptions,
+  ExploreProgress,
+  ExploreResult,
+  ExploreTest,
+  ReplayResult,
+  Violation,
+} from "./explore/explore.ts";
+export { formatSimReport } from "./report/sim_report.ts";
+export { formatExploreReport } from "./report/explore_report.ts";
+export { renderTimelineSvg } from "./report/timeline_svg.ts";
+export type { TimelineInput } from "./report/timeline_svg.ts";

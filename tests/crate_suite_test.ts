@@ -12,9 +12,7 @@ import {
   createPercpu,
   type Feature,
   InitError,
-  type KernelGuardIf,
   type Percpu,
-  setKernelGuardIf,
   struct,
   u16,
   u32,
@@ -22,6 +20,8 @@ import {
   u8,
   usize,
 } from "../mod.ts";
+import { type KernelGuardIf, setKernelGuardIf } from "../lib/guards.ts";
+import { portOf } from "../lib/_port.ts";
 
 /** `struct Struct { foo: usize, bar: u8 }` of the crate's test. */
 const Struct = struct({ foo: usize, bar: u8 });
@@ -180,7 +180,10 @@ function multiCoreInPlace(arch: Arch, features: Feature[]): void {
   // CPU 0's area is the section itself, at its load address.
   assert.equal(baseCalculated, p.symbols()._percpu_start);
   // The register itself holds the base minus the section's VMA.
-  assert.equal(p.context.readSysreg(p.percpuReg), baseFromReg - p.symbols()._percpu_load_start);
+  assert.equal(
+    portOf(p).context.readSysreg(p.percpuReg),
+    baseFromReg - p.symbols()._percpu_load_start,
+  );
 
   testPercpuLocal(v, baseFromReg);
   testPercpuRemote(p, v, 1);
@@ -200,7 +203,7 @@ function multiCoreDynamic(arch: Arch, features: Feature[]): void {
   assert.equal(p.init(4, { buffer, byteOffset }), 4);
   p.initPercpuReg(0);
 
-  const mapped = p.memory.regions.find((r) => r.buffer === buffer);
+  const mapped = portOf(p).memory.regions.find((r) => r.buffer === buffer);
   assert.ok(mapped, "init() maps the caller's buffer");
   const base = mapped.start + byteOffset;
   assert.equal(p.readPercpuReg(), base);
@@ -327,8 +330,8 @@ Deno.test("arm-el2: the per-CPU base lives in TPIDR_EL2, so a guest's TPIDR_EL1 
   p.init(2);
   p.initPercpuReg(1);
   assert.equal(p.percpuReg, "TPIDR_EL2");
-  assert.equal(p.context.readSysreg("TPIDR_EL2"), p.percpuAreaBase(1));
-  p.context.writeSysreg("TPIDR_EL1", p.percpuAreaBase(0));
+  assert.equal(portOf(p).context.readSysreg("TPIDR_EL2"), p.percpuAreaBase(1));
+  portOf(p).context.writeSysreg("TPIDR_EL1", p.percpuAreaBase(0));
   assert.equal(p.readPercpuReg(), p.percpuAreaBase(1));
   v.U32.writeCurrent(0xabcd);
   assert.equal(v.U32.remoteRefRaw(1).value, 0xabcd);
@@ -380,7 +383,7 @@ Deno.test("each arch keeps the base in the anchors' register", () => {
     defineCrateVars(p);
     p.init(2);
     p.initPercpuReg(1);
-    assert.equal(p.context.readSysreg(register as typeof p.percpuReg), p.percpuAreaBase(1));
+    assert.equal(portOf(p).context.readSysreg(register as typeof p.percpuReg), p.percpuAreaBase(1));
   }
 });
 

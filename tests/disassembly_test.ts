@@ -6,17 +6,12 @@
 import assert from "node:assert/strict";
 import {
   type AccessOp,
-  type AccessProgram,
   type Arch,
   ARCHES,
   createPercpu,
   f32,
   type Feature,
-  type Instruction,
-  Op,
   type Percpu,
-  REG_COUNT,
-  SCALAR_TYPES,
   type ScalarKind,
   type ScalarPercpuVar,
   sizeOf,
@@ -27,6 +22,10 @@ import {
   u8,
   usize,
 } from "../mod.ts";
+import { type AccessProgram, type Instruction, Op, REG_COUNT } from "../lib/isa/mod.ts";
+import { SCALAR_TYPES } from "../lib/types.ts";
+import { accessProgram } from "../lib/isa/mod.ts";
+import { portOf } from "../lib/_port.ts";
 
 const SYSTEM_REGS = ["GS_BASE", "TPIDR_EL1", "TPIDR_EL2", "gp", "$r21", "TPIDRPRW"] as const;
 
@@ -95,7 +94,7 @@ Deno.test("the read/write/ptr of every arch use that arch's register", async (t)
       const p = createPercpu({ arch, features });
       const x = p.defPercpu("X", u32, 0);
       for (const op of ["read", "write", "ptr"] as const) {
-        const program = x.accessProgram(op);
+        const program = accessProgram(x, op);
         const sampling = program.instructions.filter((i) => i.samplesPercpuReg);
         assert.equal(sampling.length, 1, `${op} samples the register once`);
         assert.ok(sampling[0].text.includes(register), `${op}: ${sampling[0].text}`);
@@ -151,7 +150,7 @@ Deno.test("width-specific forms", async (t) => {
           (kind === "u64" || kind === "i64" ? 0n : kind === "bool" ? false : 0) as never,
         ) as ScalarPercpuVar;
         for (const op of ["read", "write"] as const) {
-          const access = x.accessProgram(op).instructions.filter((i) => i.accessesMemory);
+          const access = accessProgram(x, op).instructions.filter((i) => i.accessesMemory);
           assert.equal(access.length, 1, `${arch} ${kind} ${op}`);
           assert.equal(access[0].kind, kind, `${arch} ${kind} ${op}`);
         }
@@ -163,7 +162,7 @@ Deno.test("width-specific forms", async (t) => {
 Deno.test("x86_64 current_ptr reads the SELF_PTR slot through gs:, never the MSR", () => {
   const p = createPercpu({ arch: "x86_64" });
   const x = p.defPercpu("X", u32, 0);
-  const program = x.accessProgram("ptr").instructions;
+  const program = accessProgram(x, "ptr").instructions;
   assert.equal(program[0].text, "mov rax, qword ptr gs:[offset __PERCPU_SELF_PTR]");
   assert.ok(program[0].samplesPercpuReg && program[0].accessesMemory);
   assert.ok(program.slice(1).every((i) => !i.samplesPercpuReg));
@@ -186,7 +185,7 @@ Deno.test("x86_64 writePercpuReg stores the register value in the area's SELF_PT
         p.initPercpuReg(cpu);
         // write_percpu_reg stores tp (minus the VMA) in GS_BASE and in SELF_PTR.
         assert.equal(selfPtr.remoteRefRaw(cpu).value, p.percpuAreaBase(cpu) - vma);
-        assert.equal(p.context.reg, p.percpuAreaBase(cpu) - vma);
+        assert.equal(portOf(p).context.reg, p.percpuAreaBase(cpu) - vma);
         assert.equal(p.readPercpuReg(), p.percpuAreaBase(cpu));
         assert.equal(x.currentPtr(), p.percpuAreaBase(cpu) + x.offset());
       }
@@ -215,17 +214,17 @@ Deno.test("preempt wraps guarded ops in one disable/enable pair and leaves raw o
           .defPercpu("X", u32, 0);
         for (const op of guardedOps) {
           const unguarded = plain.disassemble(op);
-          const wrapped = guarded.accessProgram(op).instructions;
+          const wrapped = accessProgram(guarded, op).instructions;
           assert.equal(wrapped[0].op, Op.PreemptOff, op);
           assert.equal(wrapped.at(-1)!.op, Op.PreemptOn, op);
           assert.match(wrapped[0].text, /__KernelGuardIf_disable_preempt$/);
           assert.match(wrapped.at(-1)!.text, /__KernelGuardIf_enable_preempt$/);
           assert.deepEqual(wrapped.slice(1, -1).map((i) => i.text), unguarded, op);
-          assert.ok(unguarded.length > 0 && !plain.accessProgram(op).instructions.some(isGuard));
+          assert.ok(unguarded.length > 0 && !accessProgram(plain, op).instructions.some(isGuard));
         }
         for (const op of rawOps) {
           assert.deepEqual(guarded.disassemble(op), plain.disassemble(op), op);
-          assert.ok(!guarded.accessProgram(op).instructions.some(isGuard), op);
+          assert.ok(!accessProgram(guarded, op).instructions.some(isGuard), op);
         }
       });
     }
@@ -242,7 +241,7 @@ Deno.test("sp-naive: plain global accesses that never touch a per-CPU register",
       const p = createPercpu({ arch, features: ["sp-naive"] });
       const x = p.defPercpu("X", u64, 0n);
       for (const op of ["read", "write", "ptr", "add", "remote-ptr"] as const) {
-        const program = x.accessProgram(op).instructions;
+        const program = accessProgram(x, op).instructions;
         assert.ok(program.every((i) => !i.samplesPercpuReg), `${op} does not sample`);
         assert.ok(program.some((i) => i.text.includes("__PERCPU_X")), `${op} names the global`);
         for (const reg of ["gs:", "TPIDR", "gp", "$r21", "c13"]) {
@@ -325,7 +324,7 @@ function store(p: Percpu, kind: ScalarKind, address: number, value: Value): void
 
 function locate(p: Percpu, address: number, size: number): { view: DataView; at: number } {
   assert.equal(address % size, 0, `access of ${size} bytes at ${address} is misaligned`);
-  const region = p.memory.resolve(address, size);
+  const region = portOf(p).memory.resolve(address, size);
   assert.ok(region, `${size} bytes at 0x${address.toString(16)} are not mapped`);
   return { view: new DataView(region.buffer), at: address + region.bias };
 }
@@ -354,7 +353,7 @@ function execute(
   for (const [slot, value] of Object.entries(inputs)) regs[Number(slot)] = value;
   const guards: ("off" | "on")[] = [];
   let carry = 0n;
-  const preg = () => BigInt(p.context.reg);
+  const preg = () => BigInt(portOf(p).context.reg);
   const at = (i: Instruction, base: bigint) =>
     num(base + (i.a < 0 ? 0n : regs[i.a] as bigint) + BigInt(i.imm));
   for (const i of program.instructions) {
@@ -432,7 +431,7 @@ function execute(
         regs[i.d] = BigInt.asUintN(32, (regs[i.a] as bigint) + (regs[i.b] as bigint) + carry);
         break;
       case Op.WriteSysreg:
-        p.context.writeSysreg(SYSTEM_REGS[i.imm], num(regs[i.a]));
+        portOf(p).context.writeSysreg(SYSTEM_REGS[i.imm], num(regs[i.a]));
         break;
       case Op.Nop:
         break;
@@ -554,7 +553,7 @@ function checkScalar(p: Percpu, x: ScalarPercpuVar, cpus: number): void {
 
     x.writeCurrent(a as never);
     for (const op of ["read", "read-raw"] as const) {
-      const program = x.accessProgram(op);
+      const program = accessProgram(x, op);
       const run = execute(p, program);
       assert.deepEqual(fromRegs(p, kind, program.result, run.regs), a, `${label} ${op}`);
       assert.deepEqual(x.readCurrent(), a, `${label} readCurrent`);
@@ -563,7 +562,7 @@ function checkScalar(p: Percpu, x: ScalarPercpuVar, cpus: number): void {
 
     for (const op of ["write", "write-raw"] as const) {
       const before = snapshot();
-      const program = x.accessProgram(op);
+      const program = accessProgram(x, op);
       const run = execute(p, program, toRegs(p, kind, program.input, b));
       assert.deepEqual(x.readCurrent(), b, `${label} ${op}`);
       const after = snapshot();
@@ -576,7 +575,7 @@ function checkScalar(p: Percpu, x: ScalarPercpuVar, cpus: number): void {
     if (delta !== null) {
       for (const op of ["add", "add-raw"] as const) {
         x.writeCurrent(b as never);
-        const program = x.accessProgram(op);
+        const program = accessProgram(x, op);
         const run = execute(p, program, toRegs(p, kind, program.input, delta));
         const stepped = x.readCurrent();
         x.writeCurrent(b as never);
@@ -589,7 +588,7 @@ function checkScalar(p: Percpu, x: ScalarPercpuVar, cpus: number): void {
     for (const op of ["with-current", "with-current-raw"] as const) {
       x.writeCurrent(a as never);
       const seen: unknown[] = [];
-      const run = execute(p, x.accessProgram(op), {}, (v) => {
+      const run = execute(p, accessProgram(x, op), {}, (v) => {
         seen.push(v);
         return b;
       });
@@ -599,23 +598,23 @@ function checkScalar(p: Percpu, x: ScalarPercpuVar, cpus: number): void {
       x.writeCurrent(a as never);
     }
 
-    const ptr = execute(p, x.accessProgram("ptr"));
+    const ptr = execute(p, accessProgram(x, "ptr"));
     assert.equal(num(ptr.regs[0]), x.currentPtr(), `${label} ptr`);
 
     for (let remote = 0; remote < cpus; remote++) {
-      const readProgram = x.accessProgram("remote-read", { cpu: remote });
+      const readProgram = accessProgram(x, "remote-read", { cpu: remote });
       const read = execute(p, readProgram);
       assert.deepEqual(
         fromRegs(p, kind, readProgram.result, read.regs),
         x.remoteRefRaw(remote).value,
         `${label} remote-read ${remote}`,
       );
-      const writeProgram = x.accessProgram("remote-write", { cpu: remote });
+      const writeProgram = accessProgram(x, "remote-write", { cpu: remote });
       const saved = x.remoteRefRaw(remote).value;
       execute(p, writeProgram, toRegs(p, kind, writeProgram.input, b));
       assert.deepEqual(x.remoteRefRaw(remote).value, b, `${label} remote-write ${remote}`);
       x.remoteRefMutRaw(remote).value = saved as never;
-      const remotePtr = execute(p, x.accessProgram("remote-ptr", { cpu: remote }));
+      const remotePtr = execute(p, accessProgram(x, "remote-ptr", { cpu: remote }));
       assert.equal(num(remotePtr.regs[0]), x.remotePtr(remote), `${label} remote-ptr`);
     }
   }
@@ -638,12 +637,12 @@ Deno.test("executing each disassembled access does what the accessors do", async
 
       for (let cpu = 0; cpu < cpus; cpu++) {
         p.initPercpuReg(cpu);
-        const offset = s.accessProgram("offset");
+        const offset = accessProgram(s, "offset");
         const slot = offset.instructions.at(-1)!.d;
         assert.equal(num(execute(p, offset).regs[slot]), s.offset(), `${arch} offset`);
-        assert.equal(num(execute(p, s.accessProgram("ptr")).regs[0]), s.currentPtr());
+        assert.equal(num(execute(p, accessProgram(s, "ptr")).regs[0]), s.currentPtr());
         for (let remote = 0; remote < cpus; remote++) {
-          const run = execute(p, s.accessProgram("remote-ptr", { cpu: remote }));
+          const run = execute(p, accessProgram(s, "remote-ptr", { cpu: remote }));
           assert.equal(num(run.regs[0]), s.remotePtr(remote));
         }
       }
@@ -659,11 +658,11 @@ Deno.test("executing a sysreg write moves the per-CPU register as writePercpuReg
       p.init(2);
       p.initPercpuReg(0);
       x.remoteRefMutRaw(1).value = 0x4321;
-      const [write] = p.table.writeSysreg(p.percpuReg);
+      const [write] = portOf(p).table.writeSysreg(p.percpuReg);
       execute(p, { op: "ptr", instructions: [write], result: -1, input: -1 }, {
         [write.a]: BigInt(p.percpuAreaBase(1)),
       });
-      assert.equal(p.context.reg, p.percpuAreaBase(1));
+      assert.equal(portOf(p).context.reg, p.percpuAreaBase(1));
       assert.equal(x.readCurrent(), 0x4321);
     });
   }

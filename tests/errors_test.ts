@@ -18,7 +18,6 @@ import {
   i64,
   i8,
   InitError,
-  type InitErrorKind,
   isize,
   NotInitializedError,
   type Percpu,
@@ -31,6 +30,7 @@ import {
   usize,
   type ValueOf,
 } from "../mod.ts";
+type InitErrorKind = InitError["kind"];
 
 type ErrorClass = new (...args: never[]) => Error;
 

@@ -9,14 +9,12 @@ import {
   checkPct,
   checkRandom,
   counterTest,
-  decodeSchedule,
-  encodeSchedule,
   type ExploreTest,
   renderTimelineSvg,
   replay,
-  replaySimulation,
   simulate,
 } from "../sched/mod.ts";
+import { decodeSchedule, encodeSchedule } from "../sched/explore/schedule.ts";
 import { main } from "../cli.ts";
 
 const SMALL = { cpus: 2, tasks: 2, iters: 1 } as const;
@@ -34,7 +32,7 @@ Deno.test("dfs finds a minimal violation on every arch and proves the guarded ve
       const again = replay(racy, v.schedule);
       assert.equal(again.stats.traceHash, v.traceHash, "replay is bit for bit");
       assert.notEqual(again.violation, null);
-      const corrupted = replaySimulation({ ...SMALL, arch }, v.schedule);
+      const corrupted = simulate({ ...SMALL, arch, schedule: v.schedule });
       assert.equal(corrupted.corrupted, true);
 
       const guarded = checkDfs(counterTest({ ...SMALL, arch, features: ["preempt"] }), {

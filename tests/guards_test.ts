@@ -10,19 +10,21 @@ import {
   createPercpu,
   FaultError,
   type Feature,
+  type Percpu,
+  struct,
+  u32,
+  u64,
+  u8,
+} from "../mod.ts";
+import {
   IrqSave,
   type KernelGuardIf,
   kernelGuardIf,
   NoOp,
   NoPreempt,
   NoPreemptIrqSave,
-  type Percpu,
   setKernelGuardIf,
-  struct,
-  u32,
-  u64,
-  u8,
-} from "../mod.ts";
+} from "../lib/guards.ts";
 
 /** A kernel that records every call and tracks preempt depth and IRQ state. */
 class RecordingKernel implements KernelGuardIf {

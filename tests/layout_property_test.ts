@@ -13,13 +13,13 @@ import {
   offsetOf,
   type Percpu,
   type PercpuVar,
-  SCALAR_TYPES,
   type ScalarKind,
   sizeOf,
   struct,
   type StructType,
   type Type,
 } from "../mod.ts";
+import { SCALAR_TYPES } from "../lib/types.ts";
 
 const NUM_RUNS = 150;
 

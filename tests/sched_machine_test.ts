@@ -1,7 +1,8 @@
 // The machine's semantics, driven by scripted decisions so each case is exact.
 
 import assert from "node:assert/strict";
-import { ARCHES, createPercpu, i64, NoPreempt, type Percpu, u32, u64, u8 } from "../mod.ts";
+import { ARCHES, createPercpu, i64, type Percpu, u32, u64, u8 } from "../mod.ts";
+import { NoPreempt } from "../lib/guards.ts";
 import {
   type AccessEvent,
   type Decisions,
@@ -9,6 +10,8 @@ import {
   type SimEvent,
   type TaskContext,
 } from "../sched/mod.ts";
+import { accessProgram } from "../lib/isa/mod.ts";
+import { machinePort } from "../sched/runtime/_port.ts";
 
 /** Ticks at chosen boundaries, sends preempted tasks to chosen CPUs, never steals. */
 class Script implements Decisions {
@@ -61,7 +64,7 @@ Deno.test("the per-CPU register is sampled by the instruction that reads it", as
     await t.step(arch, () => {
       const percpu = createPercpu({ arch });
       const counter = percpu.defPercpu("COUNTER", u64, 0n);
-      const program = counter.accessProgram("with-current", { fn: "increment" }).instructions;
+      const program = accessProgram(counter, "with-current", { fn: "increment" }).instructions;
       const sampler = program.findIndex((i) => i.samplesPercpuReg);
       // Tick at the boundary right after the sampling instruction, move the task to CPU 1.
       const machine = machineFor(percpu, 2, new Script({ 0: [sampler + 1] }, [1]));
@@ -69,7 +72,7 @@ Deno.test("the per-CPU register is sampled by the instruction that reads it", as
         yield* ctx.withCurrent(counter, increment);
       }, { cpu: 0 });
       const stats = machine.run();
-      const events = machine.trace.events!;
+      const events = machine.events!;
       const memory = accesses(events).filter((e) => e.address === counter.remotePtr(0));
       assert.ok(memory.length >= 2, "load and store of CPU 0's copy");
       for (const access of memory) {
@@ -96,7 +99,7 @@ Deno.test("with preempt, a tick inside the guard only sets need-resched; the swi
         yield;
       }, { cpu: 0 });
       const stats = machine.run();
-      const events = machine.trace.events!;
+      const events = machine.events!;
       const tick = events.find((e) => e.kind === "tick");
       assert.equal(tick?.kind === "tick" && tick.outcome, "deferred-guard");
       const release = events.findIndex((e) => e.kind === "guard" && e.count === 0);
@@ -125,7 +128,7 @@ Deno.test("ticks while IRQs are disabled wait for local_irq_restore", () => {
     yield;
   });
   machine.run();
-  const kinds = machine.trace.events!.map((e) =>
+  const kinds = machine.events!.map((e) =>
     e.kind === "tick" ? `tick:${e.outcome}` : e.kind === "irq" ? `irq:${e.enabled}` : e.kind
   );
   const tick = kinds.indexOf("tick:deferred-irq");
@@ -241,10 +244,10 @@ Deno.test("one table, two readers: the simulator executes exactly the disassembl
           yield* ctx.withCurrent(counter, increment);
         }, { cpu: 1 });
         const stats = machine.run();
-        const program = counter.accessProgram("with-current", { fn: "increment" }).instructions;
+        const program = accessProgram(counter, "with-current", { fn: "increment" }).instructions;
         assert.equal(stats.instructions, program.length);
         assert.deepEqual(
-          accesses(machine.trace.events).map((e) => e.text),
+          accesses(machine.events).map((e) => e.text),
           program.filter((i) => i.accessesMemory).map((i) => i.text),
         );
         assert.equal(counter.remoteRefRaw(1).value, 6n);
@@ -305,12 +308,12 @@ Deno.test("a guest's msr TPIDR_EL1 changes the per-CPU register only without arm
     const percpu = createPercpu({ arch: "aarch64", features: [...features] });
     percpu.defPercpu("X", u8, 0);
     const machine = machineFor(percpu, 1, new Script({}));
-    const before = machine.cpuContexts[0].reg;
+    const before = machinePort(machine).cpuContexts[0].reg;
     machine.spawn(function* (ctx) {
       yield* ctx.writeSysreg("TPIDR_EL1", 0x1234_0000);
     });
     machine.run();
-    const context = machine.cpuContexts[0];
+    const context = machinePort(machine).cpuContexts[0];
     assert.equal(context.readSysreg("TPIDR_EL1"), 0x1234_0000);
     assert.equal(context.reg, features.length ? before : 0x1234_0000);
   }

@@ -1,0 +1,85 @@
+/**
+ * Names of the supported architectures, features and per-CPU registers.
+ *
+ * @module
+ */
+
+/** A supported target architecture. */
+export type Arch = "x86_64" | "aarch64" | "riscv64" | "loongarch64" | "arm";
+
+/** A cargo feature of the `percpu` crate. */
+export type Feature = "sp-naive" | "preempt" | "arm-el2" | "non-zero-vma";
+
+/** The register that holds the current CPU's area base. */
+export type PercpuRegName = "GS_BASE" | "TPIDR_EL1" | "TPIDR_EL2" | "gp" | "$r21" | "TPIDRPRW";
+
+/**
+ * Every supported architecture, in the order tables and reports list them.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ARCHES } from "@percpu/percpu";
+ * assert.equal(ARCHES.length, 5);
+ * ```
+ */
+export const ARCHES: readonly Arch[] = Object.freeze([
+  "x86_64",
+  "aarch64",
+  "riscv64",
+  "loongarch64",
+  "arm",
+]);
+
+/**
+ * Every supported feature.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FEATURES } from "@percpu/percpu";
+ * assert.ok(FEATURES.includes("preempt"));
+ * ```
+ */
+export const FEATURES: readonly Feature[] = Object.freeze([
+  "sp-naive",
+  "preempt",
+  "arm-el2",
+  "non-zero-vma",
+]);
+
+/**
+ * Tells whether a value names a supported architecture.
+ *
+ * @param value Anything.
+ * @returns `true` when `value` is one of {@linkcode ARCHES}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isArch } from "./arch.ts";
+ * assert.equal(isArch("riscv64"), true);
+ * assert.equal(isArch("mips"), false);
+ * ```
+ */
+export function isArch(value: unknown): value is Arch {
+  return typeof value === "string" && (ARCHES as readonly string[]).includes(value);
+}
+
+/**
+ * Tells whether a value names a supported feature.
+ *
+ * @param value Anything.
+ * @returns `true` when `value` is one of {@linkcode FEATURES}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isFeature } from "./arch.ts";
+ * assert.equal(isFeature("preempt"), true);
+ * assert.equal(isFeature("std"), false);
+ * ```
+ */
+export function isFeature(value: unknown): value is Feature {
+  return typeof value === "string" && (FEATURES as readonly string[]).includes(value);
+}

@@ -1,0 +1,155 @@
+/**
+ * AArch64: the per-CPU register is `TPIDR_EL1`, or `TPIDR_EL2` with the
+ * `arm-el2` feature. The crate has no `gs:`-style addressing here: every
+ * access goes through `current_ptr()` (`mrs` + `movz` + `add`) and then a
+ * plain load or store, so the register is sampled by the first instruction
+ * and a migration before the last one hits the old CPU's area.
+ *
+ * With `non-zero-vma` the offset is `X − _percpu_load_start`; the crate
+ * materialises `X` with `movz #:abs_g0_nc:` only, which keeps 16 bits, so a
+ * `movk #:abs_g1_nc:` is added here to keep the full 32-bit symbol value.
+ *
+ * @module
+ */
+
+import {
+  type AccessSymbols,
+  type ArchTable,
+  insn,
+  type Instruction,
+  isFloat,
+  isSigned,
+  Op,
+  page,
+  Reg,
+  type Slot,
+  SYSREGS,
+  widthOf,
+} from "../isa.ts";
+import type { ScalarKind } from "../../types.ts";
+
+const { P, T, U, V, D } = Reg;
+
+const NUMBER: Record<number, number> = { [P]: 0, [T]: 1, [V]: 2, [D]: 3, [U]: 9 };
+
+function reg(slot: Slot, kind: ScalarKind): string {
+  const n = NUMBER[slot];
+  if (kind === "f32") return `s${n}`;
+  if (kind === "f64") return `d${n}`;
+  return widthOf(kind, 8) === 8 ? `x${n}` : `w${n}`;
+}
+
+function suffix(kind: ScalarKind): string {
+  if (isFloat(kind)) return "";
+  const width = widthOf(kind, 8);
+  const size = width === 1 ? "b" : width === 2 ? "h" : "";
+  return size && isSigned(kind) ? `s${size}` : size;
+}
+
+function ldr(kind: ScalarKind, address: string, a: Slot, imm: number, d: Slot = V): Instruction {
+  return insn(`ldr${suffix(kind)} ${reg(d, kind)}, ${address}`, Op.Load, { d, a, imm, kind });
+}
+
+function str(kind: ScalarKind, address: string, a: Slot, imm: number): Instruction {
+  const size = suffix(kind).replace("s", "");
+  return insn(`str${size} ${reg(V, kind)}, ${address}`, Op.Store, { a, b: V, imm, kind });
+}
+
+function addValue(kind: ScalarKind): Instruction {
+  const v = reg(V, kind);
+  return insn(`${isFloat(kind) ? "fadd" : "add"} ${v}, ${v}, ${reg(D, kind)}`, Op.AddValue, {
+    d: V,
+    a: V,
+    b: D,
+    kind,
+  });
+}
+
+function loadStartInto(s: AccessSymbols): Instruction[] {
+  const start = s.loadStart ?? 0;
+  return [
+    insn("adrp x9, _percpu_load_start", Op.Li, { d: U, imm: page(start) }),
+    insn("add x9, x9, #:lo12:_percpu_load_start", Op.AddImm, {
+      d: U,
+      a: U,
+      imm: start - page(start),
+    }),
+  ];
+}
+
+function offset(s: AccessSymbols): Instruction[] {
+  const low = s.vma % 0x10000;
+  const seq = [insn(`movz x1, #:abs_g0_nc:${s.symbol}`, Op.Li, { d: T, imm: low })];
+  if (s.loadStart !== null) {
+    seq.push(
+      insn(`movk x1, #:abs_g1_nc:${s.symbol}, lsl #16`, Op.AddImm, {
+        d: T,
+        a: T,
+        imm: s.vma - low,
+      }),
+      ...loadStartInto(s),
+      insn("sub x1, x1, x9", Op.Sub, { d: T, a: T, b: U }),
+    );
+  }
+  return seq;
+}
+
+const ADD_OFFSET = insn("add x0, x0, x1", Op.Add, { d: P, a: P, b: T });
+
+function ptr(s: AccessSymbols): Instruction[] {
+  return [
+    insn(`mrs x0, ${s.percpuReg}`, Op.MovPreg, { d: P }),
+    ...offset(s),
+    ADD_OFFSET,
+    ...(s.loadStart === null
+      ? []
+      : [...loadStartInto(s), insn("add x0, x0, x9", Op.Add, { d: P, a: P, b: U })]),
+  ];
+}
+
+function naiveAddress(s: AccessSymbols): Instruction {
+  return insn(`adrp x0, ${s.symbol}`, Op.Li, { d: P, imm: page(s.vma) });
+}
+
+/** The AArch64 access sequences. */
+export const aarch64: ArchTable = {
+  arch: "aarch64",
+  pointerBytes: 8,
+  call: "bl",
+  percpuReg: (armEl2) => armEl2 ? "TPIDR_EL2" : "TPIDR_EL1",
+  offset,
+  ptr,
+  read: (s, kind) => [...ptr(s), ldr(kind, "[x0]", P, 0, P)],
+  write: (s, kind) => [...ptr(s), str(kind, "[x0]", P, 0)],
+  add: (s, kind) => [...ptr(s), ldr(kind, "[x0]", P, 0), addValue(kind), str(kind, "[x0]", P, 0)],
+  load: (kind) => [ldr(kind, "[x0]", P, 0)],
+  store: (kind) => [str(kind, "[x0]", P, 0)],
+  addOffset: ADD_OFFSET,
+  areaBase: (cpu) => [
+    insn(`mov w0, #${cpu}`, Op.Li, { d: P, imm: cpu }),
+    insn("bl percpu_area_base", Op.AreaBase, { d: P, a: P }),
+  ],
+  writeSysreg: (name) => [
+    insn(`msr ${name}, x1`, Op.WriteSysreg, { a: V, imm: SYSREGS.indexOf(name) }),
+  ],
+  naive: {
+    ptr: (s) => [
+      naiveAddress(s),
+      insn(`add x0, x0, #:lo12:${s.symbol}`, Op.AddImm, { d: P, a: P, imm: s.vma - page(s.vma) }),
+    ],
+    read: (s, kind) => [
+      naiveAddress(s),
+      ldr(kind, `[x0, #:lo12:${s.symbol}]`, P, s.vma - page(s.vma), P),
+    ],
+    write: (s, kind) => [
+      naiveAddress(s),
+      str(kind, `[x0, #:lo12:${s.symbol}]`, P, s.vma - page(s.vma)),
+    ],
+    add: (s, kind) => [
+      naiveAddress(s),
+      ldr(kind, `[x0, #:lo12:${s.symbol}]`, P, s.vma - page(s.vma)),
+      addValue(kind),
+      str(kind, `[x0, #:lo12:${s.symbol}]`, P, s.vma - page(s.vma)),
+    ],
+  },
+};

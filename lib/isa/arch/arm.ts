@@ -1,0 +1,162 @@
+/**
+ * 32-bit ARM: the per-CPU register is `TPIDRPRW` (CP15 c13, c0, 4, the
+ * PL1-only thread ID register), read with `mrc`. As on AArch64 every access
+ * goes through `current_ptr()`. `usize` is 4 bytes, and 64-bit integers live
+ * in register pairs: `ldrd`/`strd` move them, `adds` + `adc` add them.
+ *
+ * (The crate's own code reads `c13, c0, 3`, the user-read-only TPIDRURO;
+ * this table follows the register this project documents, TPIDRPRW.)
+ *
+ * @module
+ */
+
+import {
+  type AccessSymbols,
+  type ArchTable,
+  insn,
+  type Instruction,
+  isFloat,
+  isSigned,
+  Op,
+  Reg,
+  type Slot,
+  SYSREGS,
+  widthOf,
+} from "../isa.ts";
+import type { ScalarKind } from "../../types.ts";
+
+const { P, T, U, V, VH, D, DH } = Reg;
+
+const GPR: Record<number, string> = {
+  [P]: "r0",
+  [T]: "r1",
+  [U]: "ip",
+  [V]: "r2",
+  [VH]: "r3",
+  [D]: "r4",
+  [DH]: "r5",
+};
+const FLOAT: Record<number, readonly [string, string]> = {
+  [P]: ["s0", "d0"],
+  [V]: ["s2", "d1"],
+  [D]: ["s4", "d2"],
+};
+
+function reg(slot: Slot, kind: ScalarKind): string {
+  if (kind === "f32") return FLOAT[slot][0];
+  if (kind === "f64") return FLOAT[slot][1];
+  return GPR[slot];
+}
+
+function isPair(kind: ScalarKind): boolean {
+  return kind === "u64" || kind === "i64";
+}
+
+function suffix(kind: ScalarKind): string {
+  const width = widthOf(kind, 4);
+  const size = width === 1 ? "b" : width === 2 ? "h" : "";
+  return size && isSigned(kind) ? `s${size}` : size;
+}
+
+function ldr(kind: ScalarKind, address: string, a: Slot, imm: number, d: Slot = V): Instruction {
+  if (isPair(kind)) {
+    return insn(`ldrd ${GPR[d]}, ${GPR[d + 1]}, ${address}`, Op.LoadPair, { d, a, imm, kind });
+  }
+  const mnemonic = isFloat(kind) ? "vldr" : `ldr${suffix(kind)}`;
+  return insn(`${mnemonic} ${reg(d, kind)}, ${address}`, Op.Load, { d, a, imm, kind });
+}
+
+function str(kind: ScalarKind, address: string, a: Slot, imm: number): Instruction {
+  if (isPair(kind)) {
+    return insn(`strd r2, r3, ${address}`, Op.StorePair, { a, b: V, imm, kind });
+  }
+  const mnemonic = isFloat(kind) ? "vstr" : `str${suffix(kind).replace("s", "")}`;
+  return insn(`${mnemonic} ${reg(V, kind)}, ${address}`, Op.Store, { a, b: V, imm, kind });
+}
+
+function addValue(kind: ScalarKind): Instruction[] {
+  if (isPair(kind)) {
+    return [
+      insn("adds r2, r2, r4", Op.AddCarry, { d: V, a: V, b: D, kind }),
+      insn("adc r3, r3, r5", Op.AddWithCarry, { d: VH, a: VH, b: DH, kind }),
+    ];
+  }
+  const mnemonic = kind === "f32" ? "vadd.f32" : kind === "f64" ? "vadd.f64" : "add";
+  const v = reg(V, kind);
+  return [
+    insn(`${mnemonic} ${v}, ${v}, ${reg(D, kind)}`, Op.AddValue, { d: V, a: V, b: D, kind }),
+  ];
+}
+
+function materialize(slot: Slot, name: string, value: number): Instruction[] {
+  const r = GPR[slot];
+  const low = value % 0x10000;
+  return [
+    insn(`movw ${r}, #:lower16:${name}`, Op.Li, { d: slot, imm: low }),
+    insn(`movt ${r}, #:upper16:${name}`, Op.AddImm, { d: slot, a: slot, imm: value - low }),
+  ];
+}
+
+function offset(s: AccessSymbols): Instruction[] {
+  const seq = materialize(T, s.symbol, s.vma);
+  if (s.loadStart !== null) {
+    seq.push(
+      ...materialize(U, "_percpu_load_start", s.loadStart),
+      insn("sub r1, r1, ip", Op.Sub, { d: T, a: T, b: U }),
+    );
+  }
+  return seq;
+}
+
+const ADD_OFFSET = insn("add r0, r0, r1", Op.Add, { d: P, a: P, b: T });
+
+function ptr(s: AccessSymbols): Instruction[] {
+  return [
+    insn("mrc p15, 0, r0, c13, c0, 4", Op.MovPreg, { d: P }),
+    ...offset(s),
+    ADD_OFFSET,
+    ...(s.loadStart === null ? [] : [
+      ...materialize(U, "_percpu_load_start", s.loadStart),
+      insn("add r0, r0, ip", Op.Add, { d: P, a: P, b: U }),
+    ]),
+  ];
+}
+
+/** The 32-bit ARM access sequences. */
+export const arm: ArchTable = {
+  arch: "arm",
+  pointerBytes: 4,
+  call: "bl",
+  percpuReg: () => "TPIDRPRW",
+  offset,
+  ptr,
+  read: (s, kind) => [...ptr(s), ldr(kind, "[r0]", P, 0, P)],
+  write: (s, kind) => [...ptr(s), str(kind, "[r0]", P, 0)],
+  add: (s, kind) => [
+    ...ptr(s),
+    ldr(kind, "[r0]", P, 0),
+    ...addValue(kind),
+    str(kind, "[r0]", P, 0),
+  ],
+  load: (kind) => [ldr(kind, "[r0]", P, 0)],
+  store: (kind) => [str(kind, "[r0]", P, 0)],
+  addOffset: ADD_OFFSET,
+  areaBase: (cpu) => [
+    insn(`mov r0, #${cpu}`, Op.Li, { d: P, imm: cpu }),
+    insn("bl percpu_area_base", Op.AreaBase, { d: P, a: P }),
+  ],
+  writeSysreg: (name) => [
+    insn("mcr p15, 0, r2, c13, c0, 4", Op.WriteSysreg, { a: V, imm: SYSREGS.indexOf(name) }),
+  ],
+  naive: {
+    ptr: (s) => materialize(P, s.symbol, s.vma),
+    read: (s, kind) => [...materialize(P, s.symbol, s.vma), ldr(kind, "[r0]", P, 0, P)],
+    write: (s, kind) => [...materialize(P, s.symbol, s.vma), str(kind, "[r0]", P, 0)],
+    add: (s, kind) => [
+      ...materialize(P, s.symbol, s.vma),
+      ldr(kind, "[r0]", P, 0),
+      ...addValue(kind),
+      str(kind, "[r0]", P, 0),
+    ],
+  },
+};

@@ -1,0 +1,297 @@
+/**
+ * The instruction model shared by `disassemble()` and the SMP simulator.
+ *
+ * Each architecture table (`lib/arch/*.ts`) turns a per-CPU access into a
+ * list of {@linkcode Instruction}s: the assembly text the crate's macro
+ * emits, plus a register-transfer meaning ({@linkcode Op}) that the
+ * simulator executes one instruction per step. Because both readers use the
+ * same list, what a user reads in a listing is exactly what the simulated
+ * CPU does, including *which* instruction samples the per-CPU register.
+ *
+ * @module
+ */
+
+import type { Arch, PercpuRegName } from "../arch.ts";
+import { type ScalarKind, scalarSize } from "../types.ts";
+
+/**
+ * Register-transfer operations. `preg` is the per-CPU register of the CPU
+ * that executes the instruction; `mem[x]` is simulated memory; `d`, `a`, `b`
+ * are register slots of the executing task; `imm` is a constant.
+ */
+export const Op = {
+  /** `d ← preg` (samples the per-CPU register). */
+  MovPreg: 0,
+  /** `d ← imm`. */
+  Li: 1,
+  /** `d ← a + imm`. */
+  AddImm: 2,
+  /** `d ← a + b` (address arithmetic). */
+  Add: 3,
+  /** `d ← a − b` (address arithmetic). */
+  Sub: 4,
+  /** `d ← a + preg` (samples the per-CPU register). */
+  AddPreg: 5,
+  /** `d ← mem[a + imm]`; `a < 0` means the absolute address `imm`. */
+  Load: 6,
+  /** `mem[a + imm] ← b`; `a < 0` means the absolute address `imm`. */
+  Store: 7,
+  /** `d ← mem[preg + a + imm]`; `a < 0` adds nothing (samples the register). */
+  LoadPreg: 8,
+  /** `mem[preg + a + imm] ← b` (samples the register). */
+  StorePreg: 9,
+  /** `mem[preg + imm] += b` in one instruction (x86 `add gs:[…], reg`). */
+  AddMemPreg: 10,
+  /** `mem[a + imm] += b` in one instruction; `a < 0`: absolute `imm`. */
+  AddMem: 11,
+  /** `d ← a + b` in the variable's own arithmetic (wrapping, float). */
+  AddValue: 12,
+  /** `d ← f(d)`: the closure passed to a `withCurrent`-style access. */
+  CallFn: 13,
+  /** `d ← percpu_area_base(a)`: the area base of CPU number `a`. */
+  AreaBase: 14,
+  /** `kernel_guard` `disable_preempt()`. */
+  PreemptOff: 15,
+  /** `kernel_guard` `enable_preempt()`. */
+  PreemptOn: 16,
+  /** `d, d+1 ← mem[a]` as two 32-bit halves (ARM `ldrd`). */
+  LoadPair: 17,
+  /** `mem[a] ← b, b+1` as two 32-bit halves (ARM `strd`). */
+  StorePair: 18,
+  /** `d ← (a + b) mod 2^32`, setting the carry (ARM `adds`). */
+  AddCarry: 19,
+  /** `d ← (a + b + carry) mod 2^32` (ARM `adc`). */
+  AddWithCarry: 20,
+  /** `sysreg[SYSREGS[imm]] ← a`: writes a named system register (`msr`). */
+  WriteSysreg: 21,
+  /** Does nothing: a task's own work between per-CPU accesses. */
+  Nop: 22,
+} as const;
+
+/** System registers a `WriteSysreg` can name, by `imm`. */
+export const SYSREGS: readonly PercpuRegName[] = Object.freeze([
+  "GS_BASE",
+  "TPIDR_EL1",
+  "TPIDR_EL2",
+  "gp",
+  "$r21",
+  "TPIDRPRW",
+]);
+
+/** One of the {@linkcode Op} codes. */
+export type OpCode = typeof Op[keyof typeof Op];
+
+/**
+ * Register slots of a task's saved context. Tables give them per-arch names
+ * (e.g. `P` is `rax` on x86_64, `x0` on AArch64).
+ */
+export const Reg = {
+  /** The pointer being built. */
+  P: 0,
+  /** Temporary: the variable's offset. */
+  T: 1,
+  /** Temporary: `_percpu_load_start` or a CPU number. */
+  U: 2,
+  /** The value read, or to be written. */
+  V: 3,
+  /** High half of `V` where a 64-bit value needs two registers. */
+  VH: 4,
+  /** The delta of an `add`. */
+  D: 5,
+  /** High half of `D`. */
+  DH: 6,
+} as const;
+
+/** Number of register slots in a task context. */
+export const REG_COUNT = 7;
+
+/** A register slot number, or −1 for none. */
+export type Slot = number;
+
+/** One instruction: its text and its meaning. */
+export interface Instruction {
+  /** The assembly as the crate's macro would emit it. */
+  readonly text: string;
+  /** What it does. */
+  readonly op: OpCode;
+  /** Destination slot, or −1. */
+  readonly d: Slot;
+  /** First source slot, or −1. */
+  readonly a: Slot;
+  /** Second source slot, or −1. */
+  readonly b: Slot;
+  /** Constant operand (offset, address, CPU number, system register index). */
+  readonly imm: number;
+  /** Width and kind of the memory access or arithmetic, if any. */
+  readonly kind: ScalarKind | null;
+  /** Whether this instruction reads the per-CPU register. */
+  readonly samplesPercpuReg: boolean;
+  /** Whether this instruction reads or writes memory. */
+  readonly accessesMemory: boolean;
+}
+
+const SAMPLES = new Set<OpCode>([
+  Op.MovPreg,
+  Op.AddPreg,
+  Op.LoadPreg,
+  Op.StorePreg,
+  Op.AddMemPreg,
+]);
+const MEMORY = new Set<OpCode>([
+  Op.Load,
+  Op.Store,
+  Op.LoadPreg,
+  Op.StorePreg,
+  Op.AddMemPreg,
+  Op.AddMem,
+  Op.LoadPair,
+  Op.StorePair,
+]);
+
+/** Operands of {@linkcode insn}. */
+export interface Operands {
+  /** Destination slot. */
+  d?: Slot;
+  /** First source slot. */
+  a?: Slot;
+  /** Second source slot. */
+  b?: Slot;
+  /** Constant. */
+  imm?: number;
+  /** Access width and kind. */
+  kind?: ScalarKind;
+}
+
+/**
+ * Builds a frozen instruction.
+ *
+ * @param text The assembly text.
+ * @param op What it does.
+ * @param operands Its operands.
+ * @returns The instruction.
+ */
+export function insn(text: string, op: OpCode, operands: Operands = {}): Instruction {
+  return Object.freeze({
+    text,
+    op,
+    d: operands.d ?? -1,
+    a: operands.a ?? -1,
+    b: operands.b ?? -1,
+    imm: operands.imm ?? 0,
+    kind: operands.kind ?? null,
+    samplesPercpuReg: SAMPLES.has(op),
+    accessesMemory: MEMORY.has(op),
+  });
+}
+
+/** What a table needs to know about the variable being accessed. */
+export interface AccessSymbols {
+  /** The variable's symbol, e.g. `__PERCPU_X`. */
+  readonly symbol: string;
+  /** The symbol's address in `.percpu` (its offset when the VMA is 0). */
+  readonly vma: number;
+  /** `_percpu_load_start` when the `non-zero-vma` feature is on, else `null`. */
+  readonly loadStart: number | null;
+  /** x86_64: the VMA of `__PERCPU_SELF_PTR`. */
+  readonly selfPtrVma: number;
+  /** The per-CPU register in use (AArch64 depends on `arm-el2`). */
+  readonly percpuReg: PercpuRegName;
+}
+
+/** A sequence whose memory accesses are typed by the variable's kind. */
+export type TypedSequence = (s: AccessSymbols, kind: ScalarKind) => Instruction[];
+
+/** The access sequences an architecture's code generator emits. */
+export interface ArchTable {
+  /** The architecture. */
+  readonly arch: Arch;
+  /** `usize` width. */
+  readonly pointerBytes: 4 | 8;
+  /** The call instruction's mnemonic (`call`, `bl`). */
+  readonly call: string;
+  /** The per-CPU register for a feature set. */
+  percpuReg(armEl2: boolean): PercpuRegName;
+  /** `T ←` the variable's offset from the area base (`X.offset()`). */
+  offset(s: AccessSymbols): Instruction[];
+  /** `P ←` the variable's address on the current CPU (`X.current_ptr()`). */
+  ptr(s: AccessSymbols): Instruction[];
+  /** `P ←` the current CPU's value (`X.read_current_raw()`; `P, T` for ARM pairs). */
+  read: TypedSequence;
+  /** Current CPU's value `← V` (`X.write_current_raw(v)`). */
+  write: TypedSequence;
+  /** Current CPU's value `+= D` (as Linux `this_cpu_add`). */
+  add: TypedSequence;
+  /** `V ← mem[P]`. */
+  load(kind: ScalarKind): Instruction[];
+  /** `mem[P] ← V`. */
+  store(kind: ScalarKind): Instruction[];
+  /** `P ←` the area base of CPU `cpu` (a call to `percpu_area_base`). */
+  areaBase(cpu: number): Instruction[];
+  /** `P ← P + T`: adds an offset to a base. */
+  readonly addOffset: Instruction;
+  /** System register `reg ← V` (`msr`, `mv gp`, `wrgsbase`, …). */
+  writeSysreg(reg: PercpuRegName): Instruction[];
+  /** `sp-naive` forms: the variable is a plain global at `s.vma`. */
+  readonly naive: {
+    /** `P ← &X`. */
+    ptr(s: AccessSymbols): Instruction[];
+    /** `P ← X`. */
+    read: TypedSequence;
+    /** `X ← V`. */
+    write: TypedSequence;
+    /** `X += D`. */
+    add: TypedSequence;
+  };
+}
+
+/**
+ * Tells whether a kind is held in a floating-point register.
+ *
+ * @param kind A scalar kind.
+ * @returns `true` for `f32` and `f64`.
+ */
+export function isFloat(kind: ScalarKind): boolean {
+  return kind === "f32" || kind === "f64";
+}
+
+/**
+ * Byte width of a scalar kind for a pointer width (`bool` is one byte).
+ *
+ * @param kind A scalar kind.
+ * @param pointerBytes 4 or 8.
+ * @returns 1, 2, 4 or 8.
+ */
+export function widthOf(kind: ScalarKind, pointerBytes: 4 | 8): 1 | 2 | 4 | 8 {
+  return scalarSize(kind, pointerBytes) as 1 | 2 | 4 | 8;
+}
+
+/**
+ * Tells whether loads of a kind sign-extend.
+ *
+ * @param kind A scalar kind.
+ * @returns `true` for the signed integer kinds.
+ */
+export function isSigned(kind: ScalarKind): boolean {
+  return kind === "i8" || kind === "i16" || kind === "i32" || kind === "i64" || kind === "isize";
+}
+
+/**
+ * RISC-V `%hi()`: the upper 20 bits, rounded so `%lo()` is a signed 12-bit
+ * remainder.
+ *
+ * @param value A 32-bit address.
+ * @returns The part `lui` loads.
+ */
+export function riscvHi(value: number): number {
+  return Math.floor((value + 0x800) / 4096) * 4096;
+}
+
+/**
+ * 4 KiB page of an address (`adrp`, `%abs_hi20`, `pcalau12i`).
+ *
+ * @param value An address.
+ * @returns `value` with its low 12 bits cleared.
+ */
+export function page(value: number): number {
+  return Math.floor(value / 4096) * 4096;
+}
