@@ -1,4 +1,4 @@
-// Schedule explorer throughput (issue #5): schedules explored per second on a
+// Schedule explorer throughput: schedules explored per second on a
 // fixed scenario. Bench names carry the schedule count, so schedules/s is
 // that count divided by the reported time. Goal: ≥ 100 k schedules/s.
 

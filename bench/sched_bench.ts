@@ -3,7 +3,7 @@
 // seed), so instructions/s = count / the reported time per run. Runs are long
 // (1000 increments per task) so that building the system and machine, about
 // 0.2 ms per simulate(), does not stand in for simulation speed.
-// Goal (issue #3): ≥ 5 M simulated instructions/s on the 2-core CI machines.
+// Goal: ≥ 5 M simulated instructions/s on the 2-core CI machines.
 
 import { type SimOptions, simulate } from "../sched/mod.ts";
 

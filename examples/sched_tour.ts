@@ -75,7 +75,7 @@ for (const misuse of stats.misuses) console.log(`kernel: ${misuse.message}`);
 
 // 5. The trace: every dispatch, tick, guard change and memory access.
 const names = machine.taskNames;
-function describe(event: SimEvent): string {
+function valueText(event: SimEvent): string {
   const who = `cycle ${String(event.cycle).padStart(4)}  CPU ${event.cpu}  ${names[event.task]}`;
   switch (event.kind) {
     case "access":
@@ -99,7 +99,7 @@ const first = events.findIndex((e) => e.kind === "access" && e.wrong);
 if (first >= 0) {
   console.log("\nAround the first wrong-CPU access:");
   for (const event of events.slice(Math.max(0, first - 14), first + 2)) {
-    console.log("  " + describe(event));
+    console.log("  " + valueText(event));
   }
 }
 console.log(`\ntrace hash ${stats.traceHash}: run again, get the same hash.`);

@@ -10,7 +10,7 @@
  * @param value Anything.
  * @returns e.g. `number 1.5`, `string "a"`, `undefined`.
  */
-export function describe(value: unknown): string {
+export function valueText(value: unknown): string {
   if (value === null) return "null";
   switch (typeof value) {
     case "undefined":

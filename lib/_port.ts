@@ -12,7 +12,7 @@ import type { AccessOp, AccessProgram, ProgramOptions } from "./isa/access_progr
 import type { ArchTable } from "./isa/isa.ts";
 import type { AddressSpace } from "./_memory.ts";
 import type { CpuContext } from "./_cpu_context.ts";
-import { describe } from "./_describe.ts";
+import { valueText } from "./_describe.ts";
 
 /** A system's internals, as the simulator sees them. */
 export interface CorePort {
@@ -59,7 +59,7 @@ export function portOf(system: unknown): CorePort {
   const port = typeof system === "object" && system !== null ? ports.get(system) : undefined;
   if (port === undefined) {
     throw new TypeError(
-      `expected a per-CPU system made by createPercpu(), got ${describe(system)}`,
+      `expected a per-CPU system made by createPercpu(), got ${valueText(system)}`,
     );
   }
   return port;
@@ -97,7 +97,7 @@ export function programOf(
     : undefined;
   if (source === undefined) {
     throw new TypeError(
-      `expected a per-CPU variable made by defPercpu(), got ${describe(variable)}`,
+      `expected a per-CPU variable made by defPercpu(), got ${valueText(variable)}`,
     );
   }
   return source(op, options);

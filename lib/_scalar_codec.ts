@@ -6,7 +6,7 @@
  * @module
  */
 
-import { describe } from "./_describe.ts";
+import { valueText } from "./_describe.ts";
 import type { Views } from "./_memory.ts";
 import type { ScalarKind } from "./types.ts";
 
@@ -56,7 +56,7 @@ export interface ScalarCodec {
 const TWO_32 = 4294967296;
 
 function typeError(what: string, kind: string, expected: string, value: unknown): TypeError {
-  return new TypeError(`${what}: a ${kind} value must be ${expected}, got ${describe(value)}`);
+  return new TypeError(`${what}: a ${kind} value must be ${expected}, got ${valueText(value)}`);
 }
 
 function checkNumber(what: string, kind: string, value: unknown): asserts value is number {
@@ -101,7 +101,9 @@ function intChecks(
       if (valid(value)) return;
       checkNumber(what, kind, value);
       throw new RangeError(
-        `${what}: a ${kind} value must be an integer from ${min} to ${max}, got ${describe(value)}`,
+        `${what}: a ${kind} value must be an integer from ${min} to ${max}, got ${
+          valueText(value)
+        }`,
       );
     },
     validDelta: isSafeInt,
@@ -109,7 +111,7 @@ function intChecks(
       if (isSafeInt(delta)) return;
       checkNumber(what, kind, delta);
       throw new RangeError(
-        `${what}: a ${kind} delta must be a safe integer, got ${describe(delta)}`,
+        `${what}: a ${kind} delta must be a safe integer, got ${valueText(delta)}`,
       );
     },
   };
@@ -205,7 +207,7 @@ function bigIntChecks(
       if (valid(value)) return;
       if (typeof value !== "bigint") throw typeError(what, kind, "a bigint", value);
       throw new RangeError(
-        `${what}: a ${kind} value must be from ${min} to ${max}, got ${describe(value)}`,
+        `${what}: a ${kind} value must be from ${min} to ${max}, got ${valueText(value)}`,
       );
     },
     validDelta: (delta: unknown) => typeof delta === "bigint",
@@ -305,7 +307,7 @@ const f32: ScalarCodec = {
     if (fitsF32(value)) return;
     checkNumber(what, "f32", value);
     throw new RangeError(
-      `${what}: ${describe(value)} overflows f32 (largest finite value ${F32_MAX})`,
+      `${what}: ${valueText(value)} overflows f32 (largest finite value ${F32_MAX})`,
     );
   },
   validDelta: (delta) => typeof delta === "number",

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { describe } from "./_describe.ts";
+import { valueText } from "./_describe.ts";
 import type { Views } from "./_memory.ts";
 import { scalarCodec } from "./_scalar_codec.ts";
 import { layoutOf, type Type, type ValueOf } from "./types.ts";
@@ -32,7 +32,7 @@ function hasField(value: object, field: string): boolean {
 export function checkValue(type: Type, value: unknown, what: string, pointerBytes: 4 | 8): void {
   if (type.kind === "struct") {
     if (typeof value !== "object" || value === null || Array.isArray(value)) {
-      throw new TypeError(`${what}: a struct value must be an object, got ${describe(value)}`);
+      throw new TypeError(`${what}: a struct value must be an object, got ${valueText(value)}`);
     }
     const fields = Object.keys(type.fields);
     for (const key of Object.keys(value)) {
@@ -51,7 +51,7 @@ export function checkValue(type: Type, value: unknown, what: string, pointerByte
     }
   } else if (type.kind === "array") {
     if (!Array.isArray(value)) {
-      throw new TypeError(`${what}: an array value must be an array, got ${describe(value)}`);
+      throw new TypeError(`${what}: an array value must be an array, got ${valueText(value)}`);
     }
     if (value.length !== type.length) {
       throw new RangeError(

@@ -25,7 +25,7 @@
  * @module
  */
 
-import { describe } from "./_describe.ts";
+import { valueText } from "./_describe.ts";
 import { install, installed } from "./_guard_if.ts";
 
 /**
@@ -66,12 +66,12 @@ export interface KernelGuardIf {
 export function setKernelGuardIf(impl: KernelGuardIf | null): KernelGuardIf | null {
   if (impl !== null) {
     if (typeof impl !== "object") {
-      throw new TypeError(`setKernelGuardIf expects an object or null, got ${describe(impl)}`);
+      throw new TypeError(`setKernelGuardIf expects an object or null, got ${valueText(impl)}`);
     }
     for (const method of ["disablePreempt", "enablePreempt"] as const) {
       if (typeof impl[method] !== "function") {
         throw new TypeError(
-          `setKernelGuardIf: ${method} must be a function, got ${describe(impl[method])}`,
+          `setKernelGuardIf: ${method} must be a function, got ${valueText(impl[method])}`,
         );
       }
     }

@@ -16,7 +16,7 @@ import {
   type PercpuRegName,
 } from "./arch.ts";
 import { CpuContext } from "./_cpu_context.ts";
-import { describe, hex } from "./_describe.ts";
+import { hex, valueText } from "./_describe.ts";
 import { DefinitionError, FaultError, InitError, NotInitializedError } from "./errors.ts";
 import type { ArchTable } from "./isa/isa.ts";
 import { AddressSpace, type Backing, Region } from "./_memory.ts";
@@ -43,6 +43,7 @@ import {
 } from "./types.ts";
 import { checkValue, frozenCopy, writeValue } from "./_value_codec.ts";
 import { linkerScriptFor } from "./linker_script.ts";
+import { checkInteger } from "./_check.ts";
 import { openPort } from "./_port.ts";
 
 /** Options of {@linkcode createPercpu}. */
@@ -92,15 +93,7 @@ const SELF_PTR_CODEC = scalarCodec("usize", 8);
 const OPTION_KEYS = ["arch", "features", "cpuNum"];
 
 function checkCpuCount(value: unknown, what: string): number {
-  if (typeof value !== "number") {
-    throw new TypeError(`${what} must be a number, got ${describe(value)}`);
-  }
-  if (!Number.isInteger(value) || value < 1 || value > MAX_CPUS) {
-    throw new RangeError(
-      `${what} must be an integer from 1 to ${MAX_CPUS}, got ${describe(value)}`,
-    );
-  }
-  return value;
+  return checkInteger(value, what, 1, MAX_CPUS);
 }
 
 /**
@@ -163,7 +156,7 @@ export class Percpu {
    */
   constructor(options: PercpuOptions = {}) {
     if (typeof options !== "object" || options === null) {
-      throw new TypeError(`createPercpu options must be an object, got ${describe(options)}`);
+      throw new TypeError(`createPercpu options must be an object, got ${valueText(options)}`);
     }
     for (const key of Object.keys(options)) {
       if (!OPTION_KEYS.includes(key)) {
@@ -174,16 +167,16 @@ export class Percpu {
     }
     const arch = options.arch ?? "x86_64";
     if (!isArch(arch)) {
-      throw new RangeError(`unknown arch ${describe(arch)}; accepted: ${ARCHES.join(", ")}`);
+      throw new RangeError(`unknown arch ${valueText(arch)}; accepted: ${ARCHES.join(", ")}`);
     }
     const features = options.features ?? [];
     if (!Array.isArray(features)) {
-      throw new TypeError(`features must be an array, got ${describe(features)}`);
+      throw new TypeError(`features must be an array, got ${valueText(features)}`);
     }
     for (const feature of features) {
       if (!isFeature(feature)) {
         throw new RangeError(
-          `unknown feature ${describe(feature)}; accepted: ${FEATURES.join(", ")}`,
+          `unknown feature ${valueText(feature)}; accepted: ${FEATURES.join(", ")}`,
         );
       }
     }
@@ -276,7 +269,7 @@ export class Percpu {
   defPercpu<T extends Type>(name: string, type: T, init: ValueOf<T>): PercpuVar<T>;
   defPercpu(name: string, type: Type, init: unknown): PercpuVar {
     if (typeof name !== "string") {
-      throw new TypeError(`defPercpu: the name must be a string, got ${describe(name)}`);
+      throw new TypeError(`defPercpu: the name must be a string, got ${valueText(name)}`);
     }
     if (!isIdentifier(name)) {
       throw new DefinitionError(
@@ -301,7 +294,7 @@ export class Percpu {
     }
     if (!isType(type)) {
       throw new TypeError(
-        `defPercpu: the type of ${name} must be a descriptor such as u32, got ${describe(type)}`,
+        `defPercpu: the type of ${name} must be a descriptor such as u32, got ${valueText(type)}`,
       );
     }
     checkValue(type, init, `defPercpu: initial value of ${name}`, this.pointerBytes);
@@ -450,13 +443,13 @@ export class Percpu {
       throw new InitError(
         "InvalidBase",
         `${what}: no memory given (${
-          memory === null ? "null" : "buffer is " + describe(memory.buffer)
+          memory === null ? "null" : "buffer is " + valueText(memory.buffer)
         }); pass { buffer, byteOffset } or omit it to let init() allocate`,
       );
     }
     if (typeof memory !== "object") {
       throw new TypeError(
-        `${what}: memory must be { buffer, byteOffset }, got ${describe(memory)}`,
+        `${what}: memory must be { buffer, byteOffset }, got ${valueText(memory)}`,
       );
     }
     const buffer: unknown = memory.buffer;
@@ -464,19 +457,19 @@ export class Percpu {
     if (!(buffer instanceof ArrayBuffer) && !shared) {
       throw new TypeError(
         `${what}: memory.buffer must be an ArrayBuffer or SharedArrayBuffer, got ${
-          describe(buffer)
+          valueText(buffer)
         }`,
       );
     }
     const byteOffset = memory.byteOffset ?? 0;
     if (typeof byteOffset !== "number") {
       throw new TypeError(
-        `${what}: memory.byteOffset must be a number, got ${describe(byteOffset)}`,
+        `${what}: memory.byteOffset must be a number, got ${valueText(byteOffset)}`,
       );
     }
     if (!Number.isSafeInteger(byteOffset) || byteOffset < 0) {
       throw new RangeError(
-        `${what}: memory.byteOffset must be a non-negative integer, got ${describe(byteOffset)}`,
+        `${what}: memory.byteOffset must be a non-negative integer, got ${valueText(byteOffset)}`,
       );
     }
     if (byteOffset % AREA_ALIGN !== 0) {
@@ -589,11 +582,11 @@ export class Percpu {
     }
     const count = this.#naive ? 1 : this.#areaCount;
     if (typeof cpuId !== "number") {
-      throw new TypeError(`${what}: the CPU id must be a number, got ${describe(cpuId)}`);
+      throw new TypeError(`${what}: the CPU id must be a number, got ${valueText(cpuId)}`);
     }
     if (!Number.isInteger(cpuId) || cpuId < 0 || cpuId >= count) {
       throw new RangeError(
-        `${what}: CPU id ${describe(cpuId)} is out of range; ${
+        `${what}: CPU id ${valueText(cpuId)} is out of range; ${
           this.#naive
             ? "sp-naive has only CPU 0"
             : `${count} areas are initialised (ids 0 to ${count - 1})`
@@ -613,7 +606,7 @@ export class Percpu {
     if (typeof cpuCount !== "number" || !Number.isSafeInteger(cpuCount) || cpuCount < 0) {
       throw new RangeError(
         `percpuAreaLayoutExpected: cpuCount must be a non-negative integer, got ${
-          describe(cpuCount)
+          valueText(cpuCount)
         }`,
       );
     }
@@ -647,7 +640,9 @@ export class Percpu {
   writePercpuReg(address: number): void {
     if (this.#naive) return;
     if (typeof address !== "number") {
-      throw new TypeError(`writePercpuReg: the address must be a number, got ${describe(address)}`);
+      throw new TypeError(
+        `writePercpuReg: the address must be a number, got ${valueText(address)}`,
+      );
     }
     const limit = this.pointerBytes === 4 ? 0xffff_ffff : Number.MAX_SAFE_INTEGER;
     if (!Number.isSafeInteger(address) || address < this.#vmaBias || address > limit) {
@@ -655,7 +650,7 @@ export class Percpu {
         `writePercpuReg: the address must be an integer from ${hex(this.#vmaBias)} to ${
           hex(limit)
         }${this.#vmaBias ? " (non-zero-vma stores it minus _percpu_load_start)" : ""}, got ${
-          describe(address)
+          valueText(address)
         }`,
       );
     }

@@ -13,7 +13,7 @@ import {
 } from "./isa/access_program.ts";
 import type { PercpuRegName } from "./arch.ts";
 import type { CpuContext } from "./_cpu_context.ts";
-import { describe } from "./_describe.ts";
+import { valueText } from "./_describe.ts";
 import type { FaultError } from "./errors.ts";
 import { preemptOff, preemptOn } from "./_guard_if.ts";
 import type { AccessSymbols, ArchTable } from "./isa/isa.ts";
@@ -364,7 +364,7 @@ export class PercpuVariable<T extends Type = Type> {
 
   withCurrent<R>(f: (ref: never) => R): R {
     if (typeof f !== "function") {
-      throw new TypeError(`${this.name}.withCurrent expects a function, got ${describe(f)}`);
+      throw new TypeError(`${this.name}.withCurrent expects a function, got ${valueText(f)}`);
     }
     if (!this.#preempt) return f(this.currentRefMutRaw());
     const guard = preemptOff();

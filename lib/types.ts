@@ -10,7 +10,7 @@
  */
 
 import type { Arch } from "./arch.ts";
-import { describe } from "./_describe.ts";
+import { valueText } from "./_describe.ts";
 
 /** Names of the scalar types. */
 export type ScalarKind =
@@ -317,7 +317,7 @@ export function struct<const F extends Readonly<Record<string, Type>>>(
   fields: F,
 ): StructType<F> {
   if (typeof fields !== "object" || fields === null || Array.isArray(fields)) {
-    throw new TypeError(`struct() expects an object of field types, got ${describe(fields)}`);
+    throw new TypeError(`struct() expects an object of field types, got ${valueText(fields)}`);
   }
   const names = Object.keys(fields);
   if (names.length === 0) {
@@ -334,7 +334,7 @@ export function struct<const F extends Readonly<Record<string, Type>>>(
     if (!isType(fields[name])) {
       throw new TypeError(
         `struct field "${name}" has ${
-          describe(fields[name])
+          valueText(fields[name])
         }; expected a type descriptor such as u32`,
       );
     }
@@ -365,11 +365,11 @@ export function struct<const F extends Readonly<Record<string, Type>>>(
  */
 export function array<E extends Type>(element: E, length: number): ArrayType<E> {
   if (!isType(element)) {
-    throw new TypeError(`array() element must be a type descriptor, got ${describe(element)}`);
+    throw new TypeError(`array() element must be a type descriptor, got ${valueText(element)}`);
   }
   if (!Number.isInteger(length) || length < 1 || length > MAX_ARRAY_LENGTH) {
     throw new RangeError(
-      `array() length must be an integer from 1 to ${MAX_ARRAY_LENGTH}, got ${describe(length)}`,
+      `array() length must be an integer from 1 to ${MAX_ARRAY_LENGTH}, got ${valueText(length)}`,
     );
   }
   const descriptor = Object.freeze({ kind: "array" as const, element, length });

@@ -367,7 +367,7 @@ Deno.test("initInPlace reserves cpuNum areas and returns percpuAreaNum()", async
   }
 });
 
-Deno.test("each arch keeps the base in the anchors' register", () => {
+Deno.test("each arch keeps the base in the crate's register", () => {
   const expected: [Arch, Feature[], string][] = [
     ["x86_64", [], "GS_BASE"],
     ["aarch64", [], "TPIDR_EL1"],
@@ -444,7 +444,7 @@ Deno.test("an array read through one ref can be assigned through another", () =>
 });
 
 Deno.test("the linker script snippet is the crate's, with CPU_NUM filled in", () => {
-  // Anchors §1, verbatim.
+  // The crate's README, verbatim.
   const crate = [
     ". = ALIGN(4K);",
     "_percpu_start = .;",

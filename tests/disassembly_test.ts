@@ -1,4 +1,4 @@
-// The access tables against anchors §1: the exact instruction sequences of a
+// The access tables: the exact instruction sequences of a
 // u64 read, the width-specific forms, and — by executing each table's
 // register-transfer meaning with a small interpreter kept here — proof that
 // what `disassemble()` prints does what the fast-path accessors do.
@@ -34,7 +34,7 @@ function u64Read(arch: Arch, features: Feature[] = []): string[] {
   return p.defPercpu("X", u64, 0n).disassemble("read");
 }
 
-Deno.test("a u64 read is the anchors' exact sequence on each arch", async (t) => {
+Deno.test("a u64 read is the crate's exact sequence on each arch", async (t) => {
   await t.step("x86_64: one gs-relative mov", () => {
     assert.deepEqual(u64Read("x86_64"), ["mov rax, qword ptr gs:[offset __PERCPU_X]"]);
   });

@@ -438,7 +438,7 @@ const SCALAR_CASES: {
   },
 ];
 
-/** How `describe()` renders a value in messages. */
+/** How `valueText()` renders a value in messages. */
 function rendered(value: unknown): RegExp {
   const text = typeof value === "bigint"
     ? `${value}n`

@@ -1,4 +1,4 @@
-// The schedule explorer (issue #5): minimal violations, exhaustive proofs,
+// The schedule explorer: minimal violations, exhaustive proofs,
 // replay, randomized search, user-written tests and timelines.
 
 import assert from "node:assert/strict";

@@ -1,4 +1,4 @@
-// kernel_guard semantics (anchors §2) and the `preempt` feature's use of
+// kernel_guard semantics and the `preempt` feature's use of
 // them: which accessors take a NoPreempt guard, exactly once, and always
 // give it back.
 

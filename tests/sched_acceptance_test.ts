@@ -1,4 +1,4 @@
-// Issue #3's acceptance list, run over seeds and architectures.
+// The simulation acceptance checks, run over seeds and architectures.
 
 import assert from "node:assert/strict";
 import { ARCHES } from "../mod.ts";

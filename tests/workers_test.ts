@@ -1,4 +1,4 @@
-// Per-CPU areas shared by Deno Workers (issue #4): attaching with a layout
+// Per-CPU areas shared by Deno Workers: attaching with a layout
 // check, remote sums and atomic access, the per-CPU counter, and running a
 // task on every CPU, including one that crashes.
 //

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { describe } from "../_describe.ts";
+import { valueText } from "../_describe.ts";
 import {
   type AccessSymbols,
   type ArchTable,
@@ -132,7 +132,7 @@ export function buildProgram(
 ): AccessProgram {
   if (!(ACCESS_OPS as readonly string[]).includes(op)) {
     throw new RangeError(
-      `unknown access ${describe(op)}; accepted: ${opsFor(target.kind !== null).join(", ")}`,
+      `unknown access ${valueText(op)}; accepted: ${opsFor(target.kind !== null).join(", ")}`,
     );
   }
   const kind = target.kind;
@@ -146,7 +146,7 @@ export function buildProgram(
   const { table, symbols: s, naive } = target;
   const cpu = options.cpu ?? 0;
   if (!Number.isInteger(cpu) || cpu < 0) {
-    throw new RangeError(`the remote CPU must be a non-negative integer, got ${describe(cpu)}`);
+    throw new RangeError(`the remote CPU must be a non-negative integer, got ${valueText(cpu)}`);
   }
   const k = kind as ScalarKind;
   const base = op.replace("-raw", "") as AccessOp;

@@ -37,7 +37,7 @@ import type { ArchTable } from "./isa.ts";
 import { programOf } from "../_port.ts";
 import { ARCH_TABLES } from "./tables.ts";
 import { ARCHES } from "../arch.ts";
-import { describe } from "../_describe.ts";
+import { valueText } from "../_describe.ts";
 
 export { Op, Reg, REG_COUNT, SYSREGS } from "./isa.ts";
 export type { AccessSymbols, ArchTable, Instruction, OpCode, Slot, TypedSequence } from "./isa.ts";
@@ -89,7 +89,7 @@ export function accessProgram(
  */
 export function archTable(arch: Arch): ArchTable {
   if (!(ARCHES as readonly unknown[]).includes(arch)) {
-    throw new RangeError(`unknown arch ${describe(arch)}; accepted: ${ARCHES.join(", ")}`);
+    throw new RangeError(`unknown arch ${valueText(arch)}; accepted: ${ARCHES.join(", ")}`);
   }
   return ARCH_TABLES[arch];
 }

@@ -19,7 +19,7 @@
  * @module
  */
 
-import { describe } from "../_describe.ts";
+import { valueText } from "../_describe.ts";
 import { preemptOff, preemptOn } from "../_guard_if.ts";
 import type { Percpu } from "../percpu.ts";
 import type { ScalarPercpuVar } from "../percpu_var.ts";
@@ -87,11 +87,11 @@ export class PercpuCounter {
     if (!Number.isSafeInteger(amount)) {
       if (typeof amount !== "number") {
         throw new TypeError(
-          `${this.name}.add: the amount must be a number, got ${describe(amount)}`,
+          `${this.name}.add: the amount must be a number, got ${valueText(amount)}`,
         );
       }
       throw new RangeError(
-        `${this.name}.add: the amount must be a safe integer, got ${describe(amount)}`,
+        `${this.name}.add: the amount must be a safe integer, got ${valueText(amount)}`,
       );
     }
     if (!this.#preempt) return this.#add(amount);
@@ -202,15 +202,15 @@ export function defPercpuCounter(
   options: PercpuCounterOptions = {},
 ): PercpuCounter {
   if (typeof options !== "object" || options === null) {
-    throw new TypeError(`defPercpuCounter: options must be an object, got ${describe(options)}`);
+    throw new TypeError(`defPercpuCounter: options must be an object, got ${valueText(options)}`);
   }
   const batch = options.batch ?? DEFAULT_BATCH;
   if (typeof batch !== "number") {
-    throw new TypeError(`defPercpuCounter: batch must be a number, got ${describe(batch)}`);
+    throw new TypeError(`defPercpuCounter: batch must be a number, got ${valueText(batch)}`);
   }
   if (!Number.isInteger(batch) || batch < 1 || batch > MAX_BATCH) {
     throw new RangeError(
-      `defPercpuCounter: batch must be an integer from 1 to ${MAX_BATCH}, got ${describe(batch)}`,
+      `defPercpuCounter: batch must be an integer from 1 to ${MAX_BATCH}, got ${valueText(batch)}`,
     );
   }
   const counter = new PercpuCounter(percpu, percpu.defPercpu(name, i32, 0), batch);

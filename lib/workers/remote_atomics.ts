@@ -31,7 +31,7 @@
  * @module
  */
 
-import { describe } from "../_describe.ts";
+import { valueText } from "../_describe.ts";
 import type { Region } from "../_memory.ts";
 import type { Percpu } from "../percpu.ts";
 import { portOf } from "../_port.ts";
@@ -378,7 +378,7 @@ export function remoteSum<K extends ScalarKind>(
 
 function checkVariable(percpu: Percpu, variable: PercpuVar, what: string): ScalarKind {
   if (typeof variable !== "object" || variable === null) {
-    throw new TypeError(`${what}: expected a per-CPU variable, got ${describe(variable)}`);
+    throw new TypeError(`${what}: expected a per-CPU variable, got ${valueText(variable)}`);
   }
   if (!percpu.variables().includes(variable)) {
     throw new TypeError(

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { describe } from "../_describe.ts";
+import { valueText } from "../_describe.ts";
 import { PercpuError } from "../errors.ts";
 import type { CpuWorkerReply, CpuWorkerRequest } from "./_cpu_worker.ts";
 import type { SharedAreas } from "./shared_areas.ts";
@@ -130,7 +130,7 @@ function moduleUrl(module: unknown): string {
   }
   throw new TypeError(
     `runOnCpus: module must be an absolute URL such as new URL("../task.ts", import.meta.url), got ${
-      describe(module)
+      valueText(module)
     }`,
   );
 }
@@ -138,7 +138,7 @@ function moduleUrl(module: unknown): string {
 function exportName(value: unknown, what: string, fallback: string): string {
   if (value === undefined) return fallback;
   if (typeof value !== "string" || value === "") {
-    throw new TypeError(`runOnCpus: ${what} must be an export name, got ${describe(value)}`);
+    throw new TypeError(`runOnCpus: ${what} must be an export name, got ${valueText(value)}`);
   }
   return value;
 }
@@ -243,7 +243,7 @@ export async function runOnCpus<T = unknown, A = unknown>(
   options: RunOnCpusOptions<A>,
 ): Promise<CpuOutcome<T>[]> {
   if (typeof options !== "object" || options === null) {
-    throw new TypeError(`runOnCpus: options must be an object, got ${describe(options)}`);
+    throw new TypeError(`runOnCpus: options must be an object, got ${valueText(options)}`);
   }
   const module = moduleUrl(options.module);
   const task = exportName(options.task, "task", "run");
@@ -251,14 +251,14 @@ export async function runOnCpus<T = unknown, A = unknown>(
   const shared = options.shared;
   if (typeof shared !== "object" || shared === null || !Number.isInteger(shared.cpuCount)) {
     throw new TypeError(
-      `runOnCpus: shared must be what shareAreas() returned, got ${describe(shared)}`,
+      `runOnCpus: shared must be what shareAreas() returned, got ${valueText(shared)}`,
     );
   }
   const workers = options.workers ?? shared.cpuCount;
   if (!Number.isInteger(workers) || workers < 1 || workers > shared.cpuCount) {
     throw new RangeError(
       `runOnCpus: workers must be an integer from 1 to ${shared.cpuCount} (the shared CPUs), got ${
-        describe(workers)
+        valueText(workers)
       }`,
     );
   }

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { describe } from "../_describe.ts";
+import { valueText } from "../_describe.ts";
 import {
   layoutDifference,
   type LayoutFingerprint,
@@ -75,11 +75,11 @@ export function shareAreas(percpu: Percpu, cpuCount: number): SharedAreas {
     );
   }
   if (typeof cpuCount !== "number") {
-    throw new TypeError(`shareAreas: cpuCount must be a number, got ${describe(cpuCount)}`);
+    throw new TypeError(`shareAreas: cpuCount must be a number, got ${valueText(cpuCount)}`);
   }
   if (!Number.isInteger(cpuCount) || cpuCount < 1 || cpuCount > MAX_CPUS) {
     throw new RangeError(
-      `shareAreas: cpuCount must be an integer from 1 to ${MAX_CPUS}, got ${describe(cpuCount)}`,
+      `shareAreas: cpuCount must be an integer from 1 to ${MAX_CPUS}, got ${valueText(cpuCount)}`,
     );
   }
   const size = percpu.percpuAreaLayoutExpected(cpuCount).size;
@@ -98,7 +98,7 @@ function checkShared(shared: SharedAreas): void {
   if (!ok) {
     throw new TypeError(
       `attachShared: expected the object shareAreas() returned ({ cpuCount, buffer, totals, fingerprint }), got ${
-        describe(shared)
+        valueText(shared)
       }`,
     );
   }
@@ -144,11 +144,11 @@ export function attachShared(percpu: Percpu, shared: SharedAreas, cpu: number): 
   const difference = layoutDifference(layoutFingerprint(percpu), shared.fingerprint);
   if (difference !== null) throw new LayoutMismatchError(difference);
   if (typeof cpu !== "number") {
-    throw new TypeError(`attachShared: the CPU id must be a number, got ${describe(cpu)}`);
+    throw new TypeError(`attachShared: the CPU id must be a number, got ${valueText(cpu)}`);
   }
   if (!Number.isInteger(cpu) || cpu < 0 || cpu >= shared.cpuCount) {
     throw new RangeError(
-      `attachShared: CPU id ${describe(cpu)} is out of range; the shared areas have ids 0 to ${
+      `attachShared: CPU id ${valueText(cpu)} is out of range; the shared areas have ids 0 to ${
         shared.cpuCount - 1
       }`,
     );

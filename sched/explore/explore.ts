@@ -32,7 +32,7 @@
  * @module
  */
 
-import { describe, hex } from "../../lib/_describe.ts";
+import { hex, valueText } from "../../lib/_describe.ts";
 import type { Percpu } from "../../lib/percpu.ts";
 import {
   ChoiceDecisions,
@@ -173,7 +173,7 @@ interface Outcome {
 
 function checkCount(value: unknown, option: string, min: number): number {
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) {
-    throw new RangeError(`${option} must be an integer ≥ ${min}, got ${describe(value)}`);
+    throw new RangeError(`${option} must be an integer ≥ ${min}, got ${valueText(value)}`);
   }
   return value;
 }
@@ -198,7 +198,9 @@ class Runner {
 
   constructor(test: ExploreTest, record: boolean) {
     if (typeof test?.spawn !== "function") {
-      throw new TypeError(`an explore test needs a spawn(machine) function, got ${describe(test)}`);
+      throw new TypeError(
+        `an explore test needs a spawn(machine) function, got ${valueText(test)}`,
+      );
     }
     this.#test = test;
     this.fingerprint = testFingerprint(test);
@@ -415,7 +417,7 @@ function runSeed(seed: number, run: number): number {
 export function checkRandom(test: ExploreTest, options: ExploreOptions = {}): ExploreResult {
   const p = options.tickProbability ?? 0.1;
   if (typeof p !== "number" || !(p > 0 && p <= 1)) {
-    throw new RangeError(`tickProbability must be in (0, 1], got ${describe(p)}`);
+    throw new RangeError(`tickProbability must be in (0, 1], got ${valueText(p)}`);
   }
   const seed = options.seed ?? 1;
   return randomized("random", test, options, (run) => new RandomChooser(runSeed(seed, run), p));

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { describe } from "../../lib/_describe.ts";
+import { valueText } from "../../lib/_describe.ts";
 
 /** A decoded schedule. */
 export interface Schedule {
@@ -68,7 +68,7 @@ export function decodeSchedule(text: string): Schedule {
   const fail = (why: string): never => {
     throw new SyntaxError(
       `not a schedule string (${why}): ${
-        describe(text)
+        valueText(text)
       }; expected s1.<fingerprint>.<bound>.<n>.<pos>=<choice>,…`,
     );
   };

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { describe } from "../../lib/_describe.ts";
+import { valueText } from "../../lib/_describe.ts";
 import { Prng } from "./prng.ts";
 
 /** The machine's choice points. */
@@ -106,12 +106,12 @@ export class SeededPolicy implements Decisions {
    */
   constructor(options: SeededPolicyOptions) {
     if (!Number.isSafeInteger(options.quantum) || options.quantum < 1) {
-      throw new RangeError(`quantum must be a positive integer, got ${describe(options.quantum)}`);
+      throw new RangeError(`quantum must be a positive integer, got ${valueText(options.quantum)}`);
     }
     for (const key of ["migration", "steal"] as const) {
       const p = options[key];
       if (typeof p !== "number" || !(p >= 0 && p <= 1)) {
-        throw new RangeError(`${key} must be a probability from 0 to 1, got ${describe(p)}`);
+        throw new RangeError(`${key} must be a probability from 0 to 1, got ${valueText(p)}`);
       }
     }
     this.#prng = new Prng(options.seed);

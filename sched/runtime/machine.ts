@@ -16,7 +16,8 @@
 import type { AccessOp, AccessProgram } from "../../lib/isa/access_program.ts";
 import type { PercpuRegName } from "../../lib/arch.ts";
 import type { CpuContext } from "../../lib/_cpu_context.ts";
-import { describe } from "../../lib/_describe.ts";
+import { valueText } from "../../lib/_describe.ts";
+import { checkInteger } from "../../lib/_check.ts";
 import { type KernelGuardIf, setKernelGuardIf } from "../../lib/guards.ts";
 import { insn, Op, Reg, REG_COUNT, SYSREGS } from "../../lib/isa/isa.ts";
 import type { Region } from "../../lib/_memory.ts";
@@ -236,10 +237,7 @@ function removeAt<T>(queue: T[], index: number): T {
 }
 
 function positiveInt(value: unknown, what: string, max = Number.MAX_SAFE_INTEGER): number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1 || value > max) {
-    throw new RangeError(`${what} must be an integer from 1 to ${max}, got ${describe(value)}`);
-  }
-  return value;
+  return checkInteger(value, what, 1, max);
 }
 
 /**
@@ -318,7 +316,9 @@ export class Machine {
     }
     const policy = options.policy ?? "preemptive";
     if (!POLICIES.includes(policy)) {
-      throw new RangeError(`policy must be one of ${POLICIES.join(", ")}, got ${describe(policy)}`);
+      throw new RangeError(
+        `policy must be one of ${POLICIES.join(", ")}, got ${valueText(policy)}`,
+      );
     }
     this.percpu = percpu;
     this.#port = portOf(percpu);
@@ -457,13 +457,13 @@ export class Machine {
    */
   spawn(body: TaskBody, options: SpawnOptions = {}): TaskContext {
     if (typeof body !== "function") {
-      throw new TypeError(`spawn expects a generator function, got ${describe(body)}`);
+      throw new TypeError(`spawn expects a generator function, got ${valueText(body)}`);
     }
     const id = this.#tasks.length;
     const cpu = options.cpu ?? id % this.cpus;
     if (!Number.isInteger(cpu) || cpu < 0 || cpu >= this.cpus) {
       throw new RangeError(
-        `spawn: cpu must be an integer from 0 to ${this.cpus - 1}, got ${describe(cpu)}`,
+        `spawn: cpu must be an integer from 0 to ${this.cpus - 1}, got ${valueText(cpu)}`,
       );
     }
     const name = options.name ?? `task${id}`;
@@ -712,7 +712,7 @@ export class Machine {
           true,
           new TypeError(
             `${task.name} yielded ${
-              describe(request)
+              valueText(request)
             }; use a bare \`yield\` (one instruction) or yield* a ctx operation`,
           ),
         );
@@ -902,7 +902,7 @@ export class Machine {
     if (state !== 0 && state !== 1) {
       throw new SimulationError(
         "InvalidIrqState",
-        `local_irq_restore expects a state from local_irq_save (0 or 1), got ${describe(state)}`,
+        `local_irq_restore expects a state from local_irq_save (0 or 1), got ${valueText(state)}`,
       );
     }
     cpu.irqEnabled = state === 1;
@@ -927,7 +927,7 @@ export class Machine {
     if (cache === undefined) {
       if (!this.#port.owns(variable)) {
         throw new TypeError(
-          `${describe(variable?.name)} is not a variable of this machine's per-CPU system`,
+          `${valueText(variable?.name)} is not a variable of this machine's per-CPU system`,
         );
       }
       cache = new Map();

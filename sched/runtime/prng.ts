@@ -5,7 +5,7 @@
  * @module
  */
 
-import { describe } from "../../lib/_describe.ts";
+import { valueText } from "../../lib/_describe.ts";
 
 /**
  * Deterministic 32-bit pseudo-random numbers.
@@ -29,7 +29,7 @@ export class Prng {
    */
   constructor(seed: number) {
     if (!Number.isSafeInteger(seed)) {
-      throw new RangeError(`the seed must be a safe integer, got ${describe(seed)}`);
+      throw new RangeError(`the seed must be a safe integer, got ${valueText(seed)}`);
     }
     this.#state = (seed ^ Math.floor(seed / 0x1_0000_0000) * 0x9e3779b9) >>> 0;
   }

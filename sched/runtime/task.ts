@@ -16,7 +16,7 @@
 
 import type { AccessOp, AccessProgram } from "../../lib/isa/access_program.ts";
 import type { PercpuRegName } from "../../lib/arch.ts";
-import { describe } from "../../lib/_describe.ts";
+import { valueText } from "../../lib/_describe.ts";
 import { IrqSave, NoPreempt, NoPreemptIrqSave } from "../../lib/guards.ts";
 import type { PercpuVar, ScalarPercpuVar } from "../../lib/percpu_var.ts";
 import { scalarCodec } from "../../lib/_scalar_codec.ts";
@@ -99,7 +99,7 @@ const YIELD: ControlRequest = Object.freeze({ kind: "yield" });
 function scalarKind(variable: PercpuVar, what: string): ScalarKind {
   const kind = variable?.type?.kind;
   if (kind === undefined || kind === "struct" || kind === "array") {
-    throw new TypeError(`${what} needs a scalar per-CPU variable, got ${describe(variable)}`);
+    throw new TypeError(`${what} needs a scalar per-CPU variable, got ${valueText(variable)}`);
   }
   return kind;
 }
@@ -253,7 +253,7 @@ export class TaskContext {
     options: StepOptions = {},
   ): Step {
     if (typeof f !== "function") {
-      throw new TypeError(`withCurrent expects a function, got ${describe(f)}`);
+      throw new TypeError(`withCurrent expects a function, got ${valueText(f)}`);
     }
     const fn = f as (value: never) => unknown;
     const program = this.#host.withCurrentProgram(variable, options.raw === true, fn);
@@ -331,7 +331,7 @@ export class TaskContext {
   writeSysreg(reg: PercpuRegName, value: number): Step {
     if (!Number.isSafeInteger(value) || value < 0) {
       throw new RangeError(
-        `writeSysreg: the value must be a non-negative integer, got ${describe(value)}`,
+        `writeSysreg: the value must be a non-negative integer, got ${valueText(value)}`,
       );
     }
     return new Access(this.#host.sysregProgram(reg), "usize", value, null, -1, false);
@@ -344,7 +344,7 @@ export class TaskContext {
    */
   work(n = 1): Step {
     if (!Number.isSafeInteger(n) || n < 0) {
-      throw new RangeError(`work: n must be a non-negative integer, got ${describe(n)}`);
+      throw new RangeError(`work: n must be a non-negative integer, got ${valueText(n)}`);
     }
     return new Control(WORK, n);
   }
@@ -361,7 +361,7 @@ export class TaskContext {
    */
   sleep(cycles: number): Step {
     if (!Number.isSafeInteger(cycles) || cycles < 1) {
-      throw new RangeError(`sleep: cycles must be a positive integer, got ${describe(cycles)}`);
+      throw new RangeError(`sleep: cycles must be a positive integer, got ${valueText(cycles)}`);
     }
     return new Control({ kind: "sleep", cycles }, 1);
   }

@@ -5,7 +5,7 @@
  */
 
 import { type Arch, ARCHES, type Feature, FEATURES } from "../../lib/arch.ts";
-import { describe } from "../../lib/_describe.ts";
+import { valueText } from "../../lib/_describe.ts";
 import { POLICIES, type Policy } from "../runtime/decisions.ts";
 import { ACCESS_MODES, type AccessMode, type ScenarioName, SCENARIOS } from "./scenario.ts";
 
@@ -68,7 +68,7 @@ export interface ResolvedSimOptions {
 function oneOf<T extends string>(value: unknown, accepted: readonly T[], option: string): T {
   if (!accepted.includes(value as T)) {
     throw new RangeError(
-      `--${option} must be one of ${accepted.join(", ")}, got ${describe(value)}`,
+      `--${option} must be one of ${accepted.join(", ")}, got ${valueText(value)}`,
     );
   }
   return value as T;
@@ -77,7 +77,7 @@ function oneOf<T extends string>(value: unknown, accepted: readonly T[], option:
 function count(value: unknown, option: string, min: number, max: number): number {
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min || value > max) {
     throw new RangeError(
-      `--${option} must be an integer from ${min} to ${max}, got ${describe(value)}`,
+      `--${option} must be an integer from ${min} to ${max}, got ${valueText(value)}`,
     );
   }
   return value;
@@ -95,7 +95,7 @@ export function resolveSimOptions(options: SimOptions = {}): ResolvedSimOptions 
   const features = options.features ?? [];
   if (!Array.isArray(features)) {
     throw new RangeError(
-      `--features must be a list of ${FEATURES.join(", ")}, got ${describe(features)}`,
+      `--features must be a list of ${FEATURES.join(", ")}, got ${valueText(features)}`,
     );
   }
   for (const feature of features) oneOf(feature, FEATURES, "features");
