@@ -28,6 +28,11 @@ export interface CorePort {
   cpuOfAddress(address: number): number;
   /** Number of areas the last `init()`/`initInPlace()`/`attach()` set up (1 under `sp-naive`). */
   readonly areaCount: number;
+  /**
+   * Counts `init()`, `initInPlace()` and `attach()` calls that changed the
+   * areas, so a machine can tell that its system was set up again under it.
+   */
+  readonly epoch: number;
   /** Whether a variable was defined by this system. */
   owns(variable: unknown): boolean;
 }

@@ -148,6 +148,7 @@ export class Percpu {
   #base: number | null = null;
   #areaCount = 0;
   #selfPtr: PercpuVariable | null = null;
+  #epoch = 0;
 
   /**
    * Creates a system; prefer {@linkcode createPercpu}.
@@ -223,6 +224,9 @@ export class Percpu {
       cpuOfAddress: (address) => this.#cpuOfAddress(address),
       get areaCount(): number {
         return self.#naive ? 1 : self.#areaCount;
+      },
+      get epoch(): number {
+        return self.#epoch;
       },
       owns: (variable) => [...vars.values()].includes(variable as PercpuVariable),
     });
@@ -532,6 +536,7 @@ export class Percpu {
     }
     this.#base = base;
     this.#areaCount = count;
+    this.#epoch++;
     for (const context of this.#unresolved) this.#retarget(context);
   }
 
