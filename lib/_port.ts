@@ -33,6 +33,8 @@ export interface CorePort {
    * areas, so a machine can tell that its system was set up again under it.
    */
   readonly epoch: number;
+  /** The most CPUs this system can have: 1 under `sp-naive` (the one place that rule lives). */
+  readonly cpuLimit: number;
   /** Whether a variable was defined by this system. */
   owns(variable: unknown): boolean;
 }

@@ -225,6 +225,7 @@ export class Percpu {
       get areaCount(): number {
         return self.#naive ? 1 : self.#areaCount;
       },
+      cpuLimit: this.#naive ? 1 : MAX_CPUS,
       get epoch(): number {
         return self.#epoch;
       },
