@@ -18,7 +18,7 @@
  * {@linkcode counterTest}), the schedule explorer ({@linkcode checkDfs},
  * {@linkcode checkRandom}, {@linkcode checkPct}, {@linkcode replay}) and
  * reports ({@linkcode formatSimReport}, {@linkcode formatExploreReport},
- * {@linkcode renderTimelineSvg}).
+ * {@linkcode formatTraceExcerpt}, {@linkcode renderTimelineSvg}).
  *
  * @module
  */
@@ -56,4 +56,5 @@ export type {
 export { formatSimReport } from "./report/sim_report.ts";
 export { formatExploreReport } from "./report/explore_report.ts";
 export { renderTimelineSvg } from "./report/timeline_svg.ts";
+export { formatTraceExcerpt } from "./report/trace_text.ts";
 export type { TimelineInput } from "./report/timeline_svg.ts";

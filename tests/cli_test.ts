@@ -1,9 +1,30 @@
-// cli.ts: the sim command's JSON contract, its report and its errors.
+// cli.ts: commands, help and version, exit codes (in-process and as a real
+// process), JSON contracts, hints that run, traces, colour, plurals, the
+// cycle-limit check, and no stack trace for anything a user can type.
 
 import assert from "node:assert/strict";
-import { main } from "../cli.ts";
+import fc from "fast-check";
+import { EXIT_CODES, main } from "../cli.ts";
+import { launchCommand, shellWord } from "../cli/_invocation.ts";
+import { wantsColor } from "../cli/_io.ts";
+import { exitCodeOf } from "../cli/_exit.ts";
+import { simVerdict } from "../cli/sim.ts";
+import { RANGES } from "../cli/_scenario.ts";
+import { CYCLE_LIMIT } from "../cli/_limits.ts";
+import { VERSION } from "../cli/_version.ts";
+import { createPercpu } from "../mod.ts";
+import { counterTest, Machine, type SimResult, simulate } from "../sched/mod.ts";
 
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+const ROOT = new URL("../", import.meta.url);
+const CLI = new URL("../cli.ts", import.meta.url).pathname;
+
+interface Run {
+  readonly code: number;
+  readonly out: string;
+  readonly err: string;
+}
+
+async function cli(...args: string[]): Promise<Run> {
   let out = "";
   let err = "";
   const code = await main(args, {
@@ -12,6 +33,49 @@ async function cli(...args: string[]): Promise<{ code: number; out: string; err:
   });
   return { code, out, err };
 }
+
+async function colored(...args: string[]): Promise<Run> {
+  let out = "";
+  let err = "";
+  const code = await main(args, {
+    out: (text) => void (out += text),
+    err: (text) => void (err += text),
+    color: true,
+  });
+  return { code, out, err };
+}
+
+/** Runs the real CLI in a process of its own. */
+async function spawn(
+  args: readonly string[],
+  options: { denoFlags?: readonly string[]; env?: Record<string, string>; cwd?: string } = {},
+): Promise<Run> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-lock", ...(options.denoFlags ?? []), CLI, ...args],
+    cwd: options.cwd ?? ROOT.pathname,
+    env: options.env,
+    stdin: "null",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    out: decoder.decode(output.stdout),
+    err: decoder.decode(output.stderr),
+  };
+}
+
+/** Splits a printed command line (words are single-quoted when needed). */
+function words(line: string): string[] {
+  return [...line.matchAll(/'((?:[^']|'\\'')*)'|(\S+)/g)].map((m) =>
+    m[1] !== undefined ? m[1].replaceAll(`'\\''`, "'") : m[2]
+  );
+}
+
+const STACK_FRAME = /^\s+at .+:\d+:\d+\)?$/m;
+const ESC = "\x1b";
+/** Whether text holds an ANSI escape sequence. */
+const hasAnsi = (text: string) => text.includes(`${ESC}[`);
+const stripAnsi = (text: string) => text.replace(new RegExp(`${ESC}\\[\\d+m`, "g"), "");
 
 const JSON_FIELDS = [
   "arch",
@@ -59,14 +123,16 @@ Deno.test("sim --json prints one object with the contract's fields", async () =>
   assert.equal(json.expected, 60);
   assert.equal(json.corrupted, json.observed !== json.expected || json.wrongCpuAccesses > 0);
   assert.equal(json.corrupted, false);
+  assert.ok(!("events" in json) && !("taskNames" in json) && !("schedule" in json));
 });
 
-Deno.test("sim is deterministic: same flags, same traceHash", async () => {
+Deno.test("sim is deterministic: same flags, same traceHash, and the CLI's defaults are simulate's", async () => {
   const args = ["sim", "--arch", "riscv64", "--seed", "4", "--json"];
   const a = JSON.parse((await cli(...args)).out);
   const b = JSON.parse((await cli(...args)).out);
   assert.equal(a.traceHash, b.traceHash);
   assert.equal(a.corrupted, true);
+  assert.equal(a.traceHash, simulate({ arch: "riscv64", seed: 4 }).traceHash);
 });
 
 Deno.test("sim without --json prints a report naming the first violation", async () => {
@@ -80,35 +146,478 @@ Deno.test("sim without --json prints a report naming the first violation", async
 Deno.test("bad options exit 2 with one line naming the option and what it accepts", async (t) => {
   const cases: [string[], RegExp][] = [
     [["sim", "--arch", "mips"], /--arch must be one of x86_64, aarch64, riscv64, loongarch64, arm/],
-    [["sim", "--features", "preempt,turbo"], /--features must be one of sp-naive, preempt/],
+    [
+      ["sim", "--features", "preempt,turbo"],
+      /--features must be a comma-separated list of sp-naive, preempt/,
+    ],
     [["sim", "--policy", "fifo"], /--policy must be one of cooperative, preemptive/],
-    [["sim", "--cpus", "0"], /--cpus must be an integer from 1 to 64/],
-    [["sim", "--tasks", "many"], /--tasks must be an integer .* got string "many"/],
+    [["sim", "--cpus", "0"], /--cpus must be an integer from 1 to 64, got "0"/],
+    [["sim", "--tasks", "many"], /--tasks must be an integer from 1 to 1024, got "many"/],
+    [["sim", "--iters", "1.5"], /--iters must be an integer/],
+    [["sim", "--seed", "-1"], /Option '--seed' argument is ambiguous/],
+    [["sim", "--seed=-1"], /--seed must be an integer from 0 to \d+, got "-1"/],
     [["sim", "--access", "xchg"], /--access must be one of with-current, read-write, add/],
-    [["sim", "--scenario", "el2-guest"], /--scenario el2-guest needs --arch aarch64/],
-    [["sim", "--features", "sp-naive", "--cpus", "4"], /--cpus must be 1 with sp-naive/],
-    [["sim", "--bogus"], /Unknown option '--bogus'/],
+    [["sim", "--scenario", "el2-guest"], /el2-guest needs .*aarch64/],
+    [["sim", "--features", "sp-naive", "--cpus", "4"], /cpus must be 1 with sp-naive/],
+    [["sim", "--bogus"], /Unknown option '--bogus'; see --help/],
+    [["sim", "extra"], /Unexpected argument 'extra'.*; see --help/],
     [["sim", "--seed"], /--seed/],
-    [["frobnicate"], /unknown command "frobnicate"; accepted: sim/],
+    [["sim", "--replay", "garbage"], /not a schedule string/],
+    [["sim", "--replay", "s1.abc.2.5.2=1", "--seed", "3"], /--seed do not apply with --replay/],
+    [["explore", "--mode", "bfs"], /--mode must be one of dfs, random, pct/],
+    [["explore", "--max-preemptions", "9"], /--max-preemptions must be an integer from 0 to 8/],
+    [["explore", "--budget", "0"], /--budget must be an integer from 1/],
+    [["explore", "--seed", "2"], /--seed applies to --mode random and pct only/],
+    [["explore", "--policy", "cooperative"], /Unknown option '--policy'/],
+    [["frobnicate"], /unknown command "frobnicate"; accepted: sim, explore, help/],
+    [["help", "frobnicate"], /unknown command "frobnicate"/],
   ];
   for (const [args, message] of cases) {
     await t.step(args.join(" "), async () => {
       const { code, out, err } = await cli(...args);
-      assert.equal(code, 2);
+      assert.equal(code, EXIT_CODES.usage);
       assert.equal(out, "", "nothing on stdout");
       assert.match(err, message);
       assert.equal(err.trimEnd().split("\n").length, 1, "one line");
+      assert.doesNotMatch(err, STACK_FRAME);
     });
   }
 });
 
-Deno.test("--help works for the CLI and for sim", async () => {
-  const top = await cli("--help");
-  assert.equal(top.code, 0);
-  assert.match(top.out, /Commands:/);
-  const sim = await cli("sim", "--help");
-  assert.equal(sim.code, 0);
-  for (const option of ["--arch", "--features", "--policy", "--quantum", "--access", "--json"]) {
-    assert.match(sim.out, new RegExp(option));
+Deno.test("the integer ranges the CLI checks are the simulator's", async (t) => {
+  for (const [name, [min, max]] of Object.entries(RANGES)) {
+    await t.step(name, () => {
+      const at = (value: number) => counterTest({ cpus: 1, tasks: 1, [name]: value });
+      const withName = (value: number) =>
+        name === "cpus" ? counterTest({ cpus: value }) : at(value);
+      withName(min);
+      withName(max);
+      assert.throws(() => withName(min - 1), RangeError);
+      if (max < Number.MAX_SAFE_INTEGER) assert.throws(() => withName(max + 1), RangeError);
+    });
   }
+});
+
+Deno.test("help, version and no arguments", async (t) => {
+  await t.step("--help and -h print the usage and exit 0", async () => {
+    for (const flag of ["--help", "-h"]) {
+      const { code, out, err } = await cli(flag);
+      assert.equal(code, 0);
+      assert.equal(err, "");
+      assert.match(out, /Commands:\n {2}sim .*\n {2}explore .*\n {2}help /);
+      assert.match(out, /Exit codes:\n {2}0 /);
+      assert.match(out, /70 +internal error/);
+    }
+  });
+  await t.step("help <command> and <command> --help exit 0 with every flag", async () => {
+    for (const command of ["sim", "explore"]) {
+      const viaHelp = await cli("help", command);
+      const viaFlag = await cli(command, "--help");
+      assert.equal(viaHelp.code, 0);
+      assert.equal(viaFlag.code, 0);
+      assert.equal(viaHelp.out, viaFlag.out);
+      assert.match(viaHelp.out, new RegExp(`^Usage: deno run cli\\.ts ${command} \\[options\\]`));
+      for (const flag of ["--arch", "--features", "--trace", "--svg", "--fail-on-violation"]) {
+        assert.match(viaHelp.out, new RegExp(flag));
+      }
+    }
+    assert.match((await cli("help", "sim")).out, /--policy .*--quantum/s);
+    assert.match((await cli("help", "explore")).out, /--max-preemptions .*--mode .*--budget/s);
+  });
+  await t.step("help alone is the usage", async () => {
+    assert.equal((await cli("help")).out, (await cli("--help")).out);
+  });
+  await t.step("--version prints deno.json's version", async () => {
+    const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
+    assert.equal(VERSION, config.version);
+    for (const flag of ["--version", "-V"]) {
+      const { code, out } = await cli(flag);
+      assert.equal(code, 0);
+      assert.equal(out, `percpu ${config.version}\n`);
+    }
+  });
+  await t.step("no arguments: the usage on stderr, exit 2", async () => {
+    const { code, out, err } = await cli();
+    assert.equal(code, 2);
+    assert.equal(out, "");
+    assert.match(err, /^percpu .*\n\nUsage: /);
+  });
+});
+
+Deno.test("--fail-on-violation: the verdict in the exit code", async (t) => {
+  const racy = ["--arch", "aarch64", "--seed", "3"];
+  await t.step("sim: corrupted 1, safe 0; without the flag always 0", async () => {
+    assert.equal((await cli("sim", ...racy, "--fail-on-violation")).code, 1);
+    assert.equal((await cli("sim", ...racy, "--fail-on-violation", "--json")).code, 1);
+    assert.equal((await cli("sim", ...racy)).code, 0);
+    assert.equal(
+      (await cli("sim", ...racy, "--features", "preempt", "--fail-on-violation")).code,
+      0,
+    );
+  });
+  await t.step("explore: violation 1, exhaustive safety 0", async () => {
+    assert.equal((await cli("explore", "--arch", "arm", "--fail-on-violation")).code, 1);
+    const safe = await cli(
+      "explore",
+      "--arch",
+      "arm",
+      "--features",
+      "preempt",
+      "--fail-on-violation",
+    );
+    assert.equal(safe.code, 0);
+    assert.match(safe.out, /SAFE/);
+  });
+  await t.step("an undecided run is neither: 3", () => {
+    const base = simulate({ arch: "x86_64", access: "add" });
+    const incomplete = { ...base, completed: false } as SimResult;
+    assert.equal(simVerdict(incomplete), "incomplete");
+    assert.equal(exitCodeOf("incomplete", true), 3);
+    assert.equal(exitCodeOf("incomplete", false), 0);
+    // A run that saw a violation before it stopped is a violation.
+    assert.equal(simVerdict({ ...incomplete, corrupted: true }), "violation");
+    assert.equal(simVerdict(base), "ok");
+    assert.deepEqual(EXIT_CODES, { ok: 0, violation: 1, usage: 2, incomplete: 3, internal: 70 });
+  });
+});
+
+Deno.test("work that cannot fit the cycle limit is refused up front", async (t) => {
+  await t.step("the CLI's limit is the machine's default", () => {
+    const machine = new Machine({ percpu: createPercpu(), cpus: 1, record: false });
+    machine.spawn(function* () {
+      while (true) yield;
+    });
+    const stats = machine.run();
+    assert.equal(stats.completed, false);
+    assert.equal(stats.cycles, CYCLE_LIMIT);
+  });
+  await t.step("too many increments: exit 2 before running, with what would fit", async () => {
+    const started = performance.now();
+    const { code, out, err } = await cli("sim", "--iters", "2000000", "--features", "preempt");
+    assert.equal(code, 2);
+    assert.equal(out, "");
+    assert.match(
+      err,
+      /need about [\d.]+ M cycles on 2 CPUs, more than the simulator's limit of 10\.0 M: use --iters (\d+) or less/,
+    );
+    assert.ok(performance.now() - started < 2000, "refused without running");
+    const most = Number(/--iters (\d+) or less/.exec(err)![1]);
+    const fits = simulate({ iters: most, features: ["preempt"] });
+    assert.ok(fits.cycles < CYCLE_LIMIT, `--iters ${most} fits`);
+  });
+  await t.step("explore checks one schedule's run the same way", async () => {
+    const { code, err } = await cli("explore", "--iters", "3000000", "--tasks", "4");
+    assert.equal(code, 2);
+    assert.match(err, /more than the simulator's limit/);
+  });
+});
+
+Deno.test("hints print a command that runs", async (t) => {
+  await t.step("explore's replay command reproduces the violation", async () => {
+    const { out } = await cli("explore", "--arch", "riscv64", "--features", "arm-el2");
+    const line = /^ {2}replay {4}(.+)$/m.exec(out)![1];
+    assert.match(
+      line,
+      /^deno run cli\.ts sim --replay s1\.\S+ --arch riscv64 --features arm-el2 --tasks 2 --iters 1$/,
+    );
+    const args = words(line);
+    assert.deepEqual(args.slice(0, 3), ["deno", "run", "cli.ts"]);
+    const replayed = await cli(...args.slice(3), "--json");
+    assert.equal(replayed.code, 0);
+    assert.equal(JSON.parse(replayed.out).corrupted, true);
+  });
+  await t.step("explore --json carries the same command", async () => {
+    const json = JSON.parse((await cli("explore", "--arch", "aarch64", "--json")).out);
+    const args = words(json.violation.replay);
+    assert.equal(JSON.parse((await cli(...args.slice(3), "--json")).out).corrupted, true);
+  });
+  await t.step("sim's trace hint adds --trace to the same run", async () => {
+    const { out } = await cli("sim", "--arch", "aarch64", "--seed", "3", "--quantum", "12");
+    const line = /^ {2}trace {5}(.+)$/m.exec(out)![1];
+    assert.equal(line, "deno run cli.ts sim --arch aarch64 --quantum 12 --seed 3 --trace");
+  });
+  await t.step("the launch command: JSR, a clone, anywhere else", () => {
+    const cases: [string, string | null, string[], string][] = [
+      [
+        "https://jsr.io/@percpu/percpu/0.1.0/cli.ts",
+        "/x",
+        [],
+        "deno run jsr:@percpu/percpu@0.1.0/cli",
+      ],
+      [
+        "http://127.0.0.1:4507/@percpu/percpu/1.2.3/cli.ts",
+        null,
+        [],
+        "deno run jsr:@percpu/percpu@1.2.3/cli",
+      ],
+      ["file:///home/me/percpu/cli.ts", "/home/me/percpu", [], "deno run cli.ts"],
+      ["file:///home/me/percpu/cli.ts", "/home/me", [], "deno run percpu/cli.ts"],
+      ["file:///home/me/percpu/cli.ts", "/tmp", [], "deno run /home/me/percpu/cli.ts"],
+      ["file:///home/me/percpu/cli.ts", null, [], "deno run /home/me/percpu/cli.ts"],
+      ["file:///home/me/my%20dir/cli.ts", "/tmp", [], "deno run '/home/me/my dir/cli.ts'"],
+      ["file:///C:/work/cli.ts", null, [], "deno run C:/work/cli.ts"],
+      [
+        "file:///r/cli.ts",
+        "/r",
+        ["--allow-write=a b.svg"],
+        "deno run '--allow-write=a b.svg' cli.ts",
+      ],
+    ];
+    for (const [url, cwd, flags, expected] of cases) {
+      assert.equal(launchCommand(url, cwd, flags), expected, url);
+    }
+    assert.equal(shellWord("it's"), `'it'\\''s'`);
+    assert.deepEqual(words(shellWord("it's") + " b"), ["it's", "b"]);
+  });
+});
+
+Deno.test("--trace shows the cycles around the first bad access, per CPU", async (t) => {
+  await t.step("sim", async () => {
+    const { code, out } = await cli("sim", "--arch", "aarch64", "--seed", "3", "--trace");
+    assert.equal(code, 0);
+    assert.match(out, /Trace around the first wrong-CPU access \(cycle \d+, task\d on CPU \d\):/);
+    assert.match(out, /^ +cycle \| CPU 0 +\| CPU 1$/m);
+    assert.match(out, /task\d: (ldr|str) x2, \[x0\] +✗ hit CPU \d's area/);
+    assert.match(out, /preempted, queued on CPU \d/);
+    assert.doesNotMatch(out, /^ {2}trace {5}/m, "no hint when the trace is shown");
+  });
+  await t.step("a lost update on one CPU (sp-naive)", async () => {
+    const { out } = await cli("sim", "--features", "sp-naive", "--trace");
+    assert.match(out, /Trace around the first lost update/);
+    assert.match(out, /✗ overwrote task\d's store: lost update/);
+  });
+  await t.step("explore, and in JSON", async () => {
+    const { out } = await cli("explore", "--arch", "loongarch64", "--trace");
+    assert.match(out, /VIOLATION[\s\S]*replay[\s\S]*Trace around the first wrong-CPU access/);
+    const json = JSON.parse(
+      (await cli("explore", "--arch", "loongarch64", "--trace", "--json")).out,
+    );
+    assert.match(json.violation.trace, /^Trace around the first wrong-CPU access/);
+    const sim = JSON.parse((await cli("sim", "--arch", "arm", "--trace", "--json")).out);
+    assert.match(sim.trace, /✗ hit CPU \d's area/);
+  });
+  await t.step("no violation, no trace", async () => {
+    const { out } = await cli("sim", "--features", "preempt", "--trace");
+    assert.match(out, /No violation: no trace to show/);
+    const json = JSON.parse((await cli("sim", "--features", "preempt", "--trace", "--json")).out);
+    assert.ok(!("trace" in json));
+  });
+});
+
+Deno.test("reports and JSON name only what applies", async (t) => {
+  const schedule = JSON.parse((await cli("explore", "--arch", "aarch64", "--json")).out)
+    .violation.schedule;
+  const replayArgs = [
+    "sim",
+    "--arch",
+    "aarch64",
+    "--tasks",
+    "2",
+    "--iters",
+    "1",
+    "--replay",
+    schedule,
+  ];
+  await t.step("sim --replay: no policy, quantum or seed", async () => {
+    const { out } = await cli(...replayArgs);
+    assert.match(out, /replaying a schedule/);
+    assert.match(out, new RegExp(`schedule ${schedule.replaceAll(".", "\\.")}`));
+    assert.doesNotMatch(out, /tick every|seed|quantum|preemptive/);
+    const json = JSON.parse((await cli(...replayArgs, "--json")).out);
+    assert.equal(json.schedule, schedule);
+    for (const key of ["policy", "quantum", "seed"]) assert.ok(!(key in json), key);
+  });
+  await t.step("explore --json: dfs has no seed; random has no dfs statistics", async () => {
+    const dfs = JSON.parse((await cli("explore", "--json")).out);
+    for (const key of ["policy", "quantum", "seed"]) assert.ok(!(key in dfs), key);
+    for (const key of ["boundReached", "pruned", "statesCached"]) assert.ok(key in dfs, key);
+    const random = JSON.parse(
+      (await cli("explore", "--mode", "random", "--seed", "5", "--json", "--budget", "200")).out,
+    );
+    assert.equal(random.seed, 5);
+    for (const key of ["policy", "quantum", "boundReached", "pruned", "statesCached"]) {
+      assert.ok(!(key in random), key);
+    }
+  });
+  await t.step("plurals", async () => {
+    const explore = (await cli("explore", "--arch", "riscv64", "--max-preemptions", "1")).out;
+    assert.match(explore, /up to 1 preemption\)/);
+    assert.match(explore, /2 CPUs, 2 tasks × 1 increment \(/);
+    assert.match(explore, /VIOLATION with 1 preemption, \d+ instructions/);
+    assert.match(explore, / - 1 local access hit another CPU's area/);
+    const naive = (await cli("explore", "--features", "sp-naive,preempt", "--tasks", "1")).out;
+    assert.match(naive, /1 CPU, 1 task × 1 increment \(/);
+    assert.match(naive, /VIOLATION with 0 preemptions, \d+ instructions/);
+    assert.match(naive, /lost updates: 1 increment, the per-CPU counters sum to 2/);
+    const replayed = (await cli(...replayArgs)).out;
+    assert.match(replayed, /CORRUPTED: 1 access hit another CPU's area\./);
+    assert.doesNotMatch(replayed + explore + naive, /\(s\)|\(es\)/);
+  });
+});
+
+Deno.test("colour: only when asked for, never with NO_COLOR or without a terminal", async (t) => {
+  await t.step("the rule", () => {
+    assert.equal(wantsColor(true, false), true);
+    assert.equal(wantsColor(true, true), false);
+    assert.equal(wantsColor(false, false), false);
+    assert.equal(wantsColor(false, true), false);
+  });
+  await t.step("in-process: plain unless the io asks for colour", async () => {
+    const plain = await cli("sim", "--arch", "aarch64", "--seed", "3");
+    assert.ok(!hasAnsi(plain.out));
+    const painted = await colored("sim", "--arch", "aarch64", "--seed", "3");
+    assert.ok(painted.out.includes(`${ESC}[1m${ESC}[31mCORRUPTED${ESC}[39m${ESC}[22m:`));
+    assert.equal(stripAnsi(painted.out), plain.out);
+    assert.ok((await colored("sim", "--features", "preempt")).out.includes(`${ESC}[32mOK`));
+  });
+  await t.step("a real terminal: colour, unless NO_COLOR is set", async () => {
+    const inTerminal = async (env: Record<string, string>) => {
+      // script(1) gives the CLI a pseudo-terminal for stdout.
+      const output = await new Deno.Command("script", {
+        args: [
+          "-qec",
+          `'${Deno.execPath()}' run --no-lock '${CLI}' sim --arch aarch64 --seed 3`,
+          "/dev/null",
+        ],
+        env,
+        stdin: "null",
+      }).output();
+      assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+      return new TextDecoder().decode(output.stdout);
+    };
+    assert.ok((await inTerminal({})).includes(`${ESC}[31mCORRUPTED`));
+    assert.ok(!hasAnsi(await inTerminal({ NO_COLOR: "1" })));
+  });
+  await t.step("a pipe: no colour", async () => {
+    const { out } = await spawn(["sim", "--arch", "aarch64", "--seed", "3"]);
+    assert.ok(!hasAnsi(out));
+  });
+});
+
+Deno.test("the real process: exit codes, one-line errors, no stack traces", async (t) => {
+  await t.step("0, 1, 2", async () => {
+    const ok = await spawn(["sim", "--features", "preempt", "--fail-on-violation"]);
+    assert.equal(ok.code, 0);
+    assert.match(ok.out, /^OK: /m);
+    const violation = await spawn(["sim", "--arch", "riscv64", "--fail-on-violation"]);
+    assert.equal(violation.code, 1);
+    const bad = await spawn(["sim", "--cpus", "lots"]);
+    assert.equal(bad.code, 2);
+    assert.equal(bad.out, "");
+    assert.equal(bad.err, `error: --cpus must be an integer from 1 to 64, got "lots"\n`);
+    const none = await spawn([]);
+    assert.equal(none.code, 2);
+    assert.match(none.err, /^percpu /);
+    assert.equal((await spawn(["--version"])).out, `percpu ${VERSION}\n`);
+    assert.equal((await spawn(["help", "explore"])).code, 0);
+  });
+  await t.step(
+    "--svg without permission: exit 2 before running, with the command that works",
+    async () => {
+      const dir = await Deno.makeTempDir();
+      try {
+        const file = `${dir}/race.svg`;
+        const denied = await spawn(["explore", "--arch", "riscv64", "--svg", file]);
+        assert.equal(denied.code, 2);
+        assert.equal(denied.out, "");
+        const line = /run (deno run .*)$/m.exec(denied.err)![1];
+        assert.equal(
+          line,
+          `deno run --allow-write=${file} cli.ts explore --arch riscv64 --svg ${file}`,
+        );
+        const args = words(line);
+        const allowed = await spawn(args.slice(4), { denoFlags: [args[2]] });
+        assert.equal(allowed.code, 0, allowed.err);
+        assert.match(allowed.err, /timeline written to /);
+        assert.match(await Deno.readTextFile(file), /^<svg /);
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    },
+  );
+  await t.step("an internal error is code 70 and says it is a bug", async () => {
+    let err = "";
+    const code = await main(["sim", "--json"], {
+      out: () => {
+        throw new Error("the disk is full");
+      },
+      err: (text) => void (err += text),
+    });
+    assert.equal(code, EXIT_CODES.internal);
+    assert.match(err, /^internal error \(a bug in percpu .*\): Error: the disk is full\n$/);
+  });
+});
+
+Deno.test("no command line a user can type prints a stack trace or an internal error", async () => {
+  const flag = fc.constantFrom(
+    "--arch",
+    "--features",
+    "--policy",
+    "--cpus",
+    "--tasks",
+    "--iters",
+    "--quantum",
+    "--seed",
+    "--access",
+    "--scenario",
+    "--replay",
+    "--mode",
+    "--max-preemptions",
+    "--json",
+    "--trace",
+    "--fail-on-violation",
+    "--help",
+    "-h",
+    "--",
+    "--bogus",
+  );
+  const value = fc.oneof(
+    fc.constantFrom(
+      "aarch64",
+      "arm",
+      "sp-naive",
+      "preempt,arm-el2",
+      "el2-guest",
+      "cooperative",
+      "read-write",
+      "add",
+      "random",
+      "pct",
+      "0",
+      "1",
+      "2",
+      "3",
+      "65",
+      "-1",
+      "1e3",
+      "0x10",
+      "9007199254740993",
+      "s1.abc.2.5.2=1",
+      "s1.zzzzzz.2.zzzz.",
+      "",
+      " ",
+      "\u0000",
+      "ü",
+    ),
+    fc.string({ maxLength: 8 }),
+  );
+  const argv = fc.tuple(
+    fc.constantFrom("sim", "explore", "help", "--version", "bogus"),
+    fc.array(fc.oneof(flag, value), { maxLength: 8 }),
+  ).map(([command, rest]) =>
+    // Keep explorations small: a few hundred schedules at most.
+    command === "explore" ? [command, ...rest, "--budget", "300"] : [command, ...rest]
+  );
+  await fc.assert(
+    fc.asyncProperty(argv, async (args) => {
+      const { code, out, err } = await cli(...args);
+      assert.ok([0, 2].includes(code), `exit ${code} for ${JSON.stringify(args)}: ${err}`);
+      assert.doesNotMatch(err, STACK_FRAME);
+      if (code === 2) {
+        assert.equal(out, "", JSON.stringify(args));
+        assert.ok(err.length > 0);
+      }
+    }),
+    { numRuns: 150, seed: 12 },
+  );
 });

@@ -15,7 +15,6 @@ import {
   simulate,
 } from "../sched/mod.ts";
 import { decodeSchedule, encodeSchedule } from "../sched/explore/schedule.ts";
-import { main } from "../cli.ts";
 
 const SMALL = { cpus: 2, tasks: 2, iters: 1 } as const;
 
@@ -188,66 +187,4 @@ Deno.test("guarded regions are shaded in the timeline; a safe run has no violati
   assert.equal(XMLValidator.validate(svg), true);
   assert.ok(svg.includes('fill="url(#guard)"><title>preemption disabled'));
   assert.ok(!svg.includes("<circle cx") || !svg.includes("hit CPU"), "no violating access");
-});
-
-Deno.test("cli explore: JSON contract, replay command, errors", async (t) => {
-  const run = async (...args: string[]) => {
-    let out = "";
-    let err = "";
-    const code = await main(args, { out: (s) => void (out += s), err: (s) => void (err += s) });
-    return { code, out, err };
-  };
-  await t.step("violation", async () => {
-    const { code, out } = await run("explore", "--arch", "aarch64", "--json");
-    assert.equal(code, 0);
-    const json = JSON.parse(out);
-    for (const key of ["mode", "schedulesExplored", "complete", "elapsedMs", "violation"]) {
-      assert.ok(key in json, key);
-    }
-    for (const key of ["schedule", "preemptions", "steps", "lostUpdates", "wrongCpuAccesses"]) {
-      assert.ok(key in json.violation, key);
-    }
-    const replayed = await run(
-      "sim",
-      "--arch",
-      "aarch64",
-      "--cpus",
-      "2",
-      "--tasks",
-      "2",
-      "--iters",
-      "1",
-      "--replay",
-      json.violation.schedule,
-      "--json",
-    );
-    assert.equal(JSON.parse(replayed.out).corrupted, true);
-  });
-  await t.step("safe and complete", async () => {
-    const { out } = await run("explore", "--arch", "arm", "--features", "preempt", "--json");
-    const json = JSON.parse(out);
-    assert.equal(json.violation, null);
-    assert.equal(json.complete, true);
-    assert.ok(json.schedulesExplored > 0);
-  });
-  await t.step("readable report", async () => {
-    const { out } = await run("explore", "--arch", "riscv64");
-    assert.match(out, /VIOLATION with 1 preemption\(s\)/);
-    assert.match(out, /replay +deno run cli.ts sim --replay s1\./);
-  });
-  await t.step("bad options", async () => {
-    for (
-      const [args, message] of [
-        [["explore", "--mode", "bfs"], /--mode must be one of dfs, random, pct/],
-        [["explore", "--max-preemptions", "9"], /--max-preemptions must be an integer from 0 to 8/],
-        [["explore", "--budget", "0"], /--budget must be a positive integer/],
-        [["sim", "--replay", "garbage"], /not a schedule string/],
-      ] as const
-    ) {
-      const { code, out, err } = await run(...args);
-      assert.equal(code, 2);
-      assert.equal(out, "");
-      assert.match(err, message);
-    }
-  });
 });

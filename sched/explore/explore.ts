@@ -240,7 +240,9 @@ class Runner {
     if (!this.#test.allowWrongCpu && first) {
       const where = first.hitCpu < 0 ? "no CPU's area" : `CPU ${first.hitCpu}'s area`;
       messages.push(
-        `${stats.wrongCpuAccesses} local access(es) hit another CPU's area; first: \`${first.text}\` on CPU ${first.cpu} at ${
+        `${stats.wrongCpuAccesses} local ${
+          stats.wrongCpuAccesses === 1 ? "access" : "accesses"
+        } hit another CPU's area; first: \`${first.text}\` on CPU ${first.cpu} at ${
           hex(first.address)
         } in ${where}`,
       );

@@ -7,6 +7,7 @@
 
 import type { ExploreResult } from "../explore/explore.ts";
 import { resolveSimOptions, type SimOptions } from "../scenario/sim_options.ts";
+import { plural } from "./_plural.ts";
 
 function featureText(features: readonly string[]): string {
   return features.length === 0 ? "no features" : features.join(", ");
@@ -32,10 +33,12 @@ function featureText(features: readonly string[]): string {
 export function formatExploreReport(result: ExploreResult, options: SimOptions = {}): string {
   const resolved = resolveSimOptions(options);
   const out = [
-    `percpu explore (${result.mode}, up to ${result.maxPreemptions} preemptions): ${resolved.scenario} on ${resolved.arch}, ${
-      featureText(resolved.features)
-    }`,
-    `  ${resolved.cpus} CPUs, ${resolved.tasks} tasks × ${resolved.iters} increments (${resolved.access})`,
+    `percpu explore (${result.mode}, up to ${
+      plural(result.maxPreemptions, "preemption")
+    }): ${resolved.scenario} on ${resolved.arch}, ${featureText(resolved.features)}`,
+    `  ${plural(resolved.cpus, "CPU")}, ${plural(resolved.tasks, "task")} × ${
+      plural(resolved.iters, "increment")
+    } (${resolved.access})`,
     "",
     `  schedules explored  ${result.schedulesExplored} in ${result.elapsedMs.toFixed(0)} ms (${
       Math.round(result.schedulesExplored / result.elapsedMs * 1000)
@@ -50,15 +53,17 @@ export function formatExploreReport(result: ExploreResult, options: SimOptions =
   if (v === null) {
     out.push(
       result.complete
-        ? `SAFE: no schedule with at most ${result.boundReached} preemptions corrupts the counter (exhaustive).`
-        : `No violation found in ${result.schedulesExplored} schedules (${
+        ? `SAFE: no schedule with at most ${
+          plural(result.boundReached, "preemption")
+        } corrupts the counter (exhaustive).`
+        : `No violation found in ${plural(result.schedulesExplored, "schedule")} (${
           result.mode === "dfs" ? "budget exhausted: not exhaustive" : "randomized search"
         }).`,
     );
     return out.join("\n") + "\n";
   }
   out.push(
-    `VIOLATION with ${v.preemptions} preemption(s), ${v.steps} instructions${
+    `VIOLATION with ${plural(v.preemptions, "preemption")}, ${plural(v.steps, "instruction")}${
       result.mode === "dfs" ? " (minimal)" : ""
     }:`,
     ...v.messages.map((m) => `  - ${m}`),

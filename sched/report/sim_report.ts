@@ -14,6 +14,7 @@ import { programOf } from "../../lib/_port.ts";
 import type { AccessMode } from "../scenario/scenario.ts";
 import type { ResolvedSimOptions } from "../scenario/sim_options.ts";
 import type { SimResult } from "../scenario/simulate.ts";
+import { plural } from "./_plural.ts";
 
 /** One instruction of a listing. */
 export interface ListingLine {
@@ -79,14 +80,20 @@ function features(result: ResolvedSimOptions): string {
  * ```
  */
 export function formatSimReport(result: SimResult): string {
-  const policy = result.policy === "preemptive"
+  // A replayed schedule makes every scheduling choice: policy, quantum and
+  // seed played no part, so the report does not name them.
+  const schedule = result.schedule;
+  const policy = schedule !== undefined
+    ? "replaying a schedule"
+    : result.policy === "preemptive"
     ? `preemptive (tick every ~${result.quantum} instructions)`
     : "cooperative";
   const out: string[] = [
     `percpu sim: ${result.scenario} on ${result.arch}, ${features(result)}, ${policy}`,
-    `  ${result.cpus} CPU${
-      result.cpus === 1 ? "" : "s"
-    }, ${result.tasks} tasks × ${result.iters} increments (${result.access}), seed ${result.seed}`,
+    `  ${plural(result.cpus, "CPU")}, ${plural(result.tasks, "task")} × ${
+      plural(result.iters, "increment")
+    } (${result.access})${schedule === undefined ? `, seed ${result.seed}` : ""}`,
+    ...(schedule === undefined ? [] : [`  schedule ${schedule}`]),
     "",
   ];
   const rows: [string, number | string][] = [
@@ -108,12 +115,14 @@ export function formatSimReport(result: SimResult): string {
     if (result.lostUpdates !== 0) {
       why.push(
         result.lostUpdates > 0
-          ? `${result.lostUpdates} increments were lost`
-          : `${-result.lostUpdates} increments were counted twice (stale values stored)`,
+          ? `${plural(result.lostUpdates, "increment was", "increments were")} lost`
+          : `${
+            plural(-result.lostUpdates, "increment was", "increments were")
+          } counted twice (stale values stored)`,
       );
     }
     if (result.wrongCpuAccesses > 0) {
-      why.push(`${result.wrongCpuAccesses} accesses hit another CPU's area`);
+      why.push(`${plural(result.wrongCpuAccesses, "access", "accesses")} hit another CPU's area`);
     }
     out.push(`CORRUPTED: ${why.join("; ")}.`);
     const first = result.firstViolation;

@@ -50,7 +50,9 @@ export function scenarioTest(resolved: ResolvedSimOptions, scenario: Scenario): 
       const observed = scenario.observe(machine);
       return observed === scenario.expected
         ? null
-        : `lost updates: ${scenario.expected} increments, the per-CPU counters sum to ${observed}`;
+        : `lost updates: ${scenario.expected} ${
+          scenario.expected === 1 ? "increment" : "increments"
+        }, the per-CPU counters sum to ${observed}`;
     },
     observe(machine) {
       const observed = scenario.observe(machine);

@@ -45,6 +45,11 @@ export interface SimResult extends Required<Omit<SimOptions, "record" | "schedul
   readonly events?: readonly SimEvent[];
   /** Task names by id, for reports and timelines. */
   readonly taskNames: readonly string[];
+  /**
+   * The schedule replayed, when `schedule` was given: it made every
+   * scheduling choice, so `policy`, `quantum` and `seed` played no part.
+   */
+  readonly schedule?: string;
 }
 
 /**
@@ -97,7 +102,10 @@ export function simulate(options: SimOptions = {}): SimResult {
   if (options.schedule !== undefined) {
     const scenario = buildScenario(resolved);
     const run = replay(scenarioTest(resolved, scenario), options.schedule, { record });
-    return simResult(resolved, scenario, run.machine, run.stats, record);
+    return {
+      ...simResult(resolved, scenario, run.machine, run.stats, record),
+      schedule: options.schedule,
+    };
   }
   const { scenario, machine } = setUpSimulation(resolved, record);
   const stats = machine.run();

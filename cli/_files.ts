@@ -1,0 +1,46 @@
+/**
+ * Output files (`--svg`): permission is checked before any work is done, so
+ * a missing `--allow-write` costs the user nothing but the message.
+ *
+ * @module
+ */
+
+import { UsageError } from "./_args.ts";
+
+/**
+ * Makes sure the CLI may write `path`: granted already, or granted at the
+ * prompt Deno shows on a terminal.
+ *
+ * @param path The file.
+ * @param flag The CLI flag that names it (`--svg`).
+ * @param rerun The command line to suggest, given the Deno flag it needs.
+ * @throws {UsageError} When writing is not allowed, with the command that allows it.
+ */
+export function ensureWritable(path: string, flag: string, rerun: (denoFlag: string) => string) {
+  const descriptor = { name: "write", path } as const;
+  let state = Deno.permissions.querySync(descriptor).state;
+  if (state === "prompt" && Deno.stdin.isTerminal()) {
+    state = Deno.permissions.requestSync(descriptor).state;
+  }
+  if (state !== "granted") {
+    throw new UsageError(
+      `${flag} needs permission to write ${path}: run ${rerun(`--allow-write=${path}`)}`,
+    );
+  }
+}
+
+/**
+ * Writes a text file.
+ *
+ * @param path The file.
+ * @param text Its content.
+ * @param flag The CLI flag that names it.
+ * @throws {UsageError} When the file cannot be written (no such directory, …).
+ */
+export function writeOutput(path: string, text: string, flag: string): void {
+  try {
+    Deno.writeTextFileSync(path, text);
+  } catch (error) {
+    throw new UsageError(`${flag}: cannot write ${path}: ${(error as Error).message}`);
+  }
+}
