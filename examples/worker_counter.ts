@@ -1,26 +1,30 @@
 /**
  * Per-CPU counting on real cores: N Workers, each bound to one CPU of
- * shared per-CPU areas, increment a counter M times each. Prints the
- * throughput of
+ * shared per-CPU areas, increment a counter M times each, in five layouts:
  *
- * - (a) per-CPU areas through this module (`HITS.addCurrent(1)`, each Worker
- *   in its own 64-byte area), and the same with the `percpu_counter`-style
- *   helper (`EVENTS.add(1)`);
- * - (b) one shared slot that every Worker bumps with `Atomics.add`;
- * - (c) one slot per Worker, packed 4 bytes apart (false sharing);
+ * - per-CPU areas through this module (`HITS.addCurrent(1)`, each Worker in
+ *   its own 64-byte-strided area), and the `percpu_counter`-style helper
+ *   (`EVENTS.add(1)`);
+ * - one raw `u32` slot per Worker 64 bytes apart (padded) and 4 bytes apart
+ *   (packed: false sharing), incremented by the same function, so that the
+ *   two differ in the stride alone;
+ * - one shared slot that every Worker bumps with `Atomics.add`;
  *
- * and checks that every layout's sum is exactly N × M. Each Worker makes up
- * to an eighth of its increments before the timed part, so that the loops
- * are compiled when the clock starts.
+ * and checks that every layout's sum is exactly N × M. It prints the cores
+ * it ran on and three throughput ratios: padded ÷ packed (what false sharing
+ * costs), per-CPU ÷ `Atomics.add`, and per-CPU ÷ padded (this module's cost
+ * over a hand-written padded slot). Each Worker makes up to an eighth of its
+ * increments before the timed part, so that the loops are compiled when the
+ * clock starts.
  *
  *     deno run --allow-read examples/worker_counter.ts [--workers N] [--iterations M] [--json]
  *
- * Workers load their module from a file, which is the only permission they
- * need: `--allow-read` (or `--allow-read=.` from the repository root, read
- * access to `examples/` and `lib/`). `--json` prints
- * `{ workers, itersPerWorker, expected, sum, percpuOpsPerSec, atomicOpsPerSec,
- * falseSharingOpsPerSec }`. Exit codes: 0 when every sum is exact, 1 when a
- * sum is wrong or a Worker failed, 2 on bad options.
+ * Workers load their modules from files: `--allow-read` (or `--allow-read=.`
+ * from the repository root) is the only permission needed. More Workers
+ * than cores are refused: they would take turns on a core, and the figures
+ * would measure the operating system's time slicing; `--oversubscribe` runs
+ * them anyway and says so. Exit codes: 0 when every sum is exact, 1 when a
+ * sum is wrong or a Worker failed, 2 on bad options or a missing permission.
  *
  * @module
  */
@@ -33,49 +37,79 @@ import {
   GO,
   HITS,
   type Mode,
+  PADDED_STRIDE,
   percpu,
   READY,
   type Timing,
 } from "./worker_counter_task.ts";
 
-const USAGE = "usage: worker_counter.ts [--workers N] [--iterations M] [--json]";
+const USAGE =
+  "usage: deno run --allow-read examples/worker_counter.ts [--workers N] [--iterations M] [--json] [--oversubscribe]";
 
 interface Options {
   readonly workers: number;
   readonly iterations: number;
   readonly json: boolean;
+  readonly oversubscribe: boolean;
 }
+
+class UsageError extends Error {}
 
 function positiveInteger(text: string | undefined, name: string, fallback: number): number {
   if (text === undefined) return fallback;
   const value = Number(text);
   if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < 1) {
-    throw new RangeError(`--${name} must be a positive integer, got ${JSON.stringify(text)}`);
+    throw new UsageError(`--${name} must be a positive integer, got ${JSON.stringify(text)}`);
   }
   return value;
 }
 
-function parseOptions(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      workers: { type: "string", short: "w" },
-      iterations: { type: "string", short: "n" },
-      json: { type: "boolean", default: false },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
-  const workers = positiveInteger(values.workers, "workers", navigator.hardwareConcurrency);
+function parseOptions(argv: string[], cores: number): Options {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        workers: { type: "string", short: "w" },
+        iterations: { type: "string", short: "n" },
+        json: { type: "boolean", default: false },
+        oversubscribe: { type: "boolean", default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    throw new UsageError((error as Error).message.split("\n")[0]);
+  }
+  const workers = positiveInteger(values.workers, "workers", cores);
   const iterations = positiveInteger(values.iterations, "iterations", 20_000_000);
-  if (workers > 256) throw new RangeError(`--workers must be at most 256, got ${workers}`);
+  if (workers > 256) throw new UsageError(`--workers must be at most 256, got ${workers}`);
+  if (workers > cores && !values.oversubscribe) {
+    throw new UsageError(
+      `--workers ${workers} is more than the ${cores} cores here: Workers would take turns on a core and the figures would measure time slicing, not memory (--oversubscribe runs them anyway)`,
+    );
+  }
   // The shared and packed slots are u32: keep every total representable.
   if (workers * iterations > 0xffffffff) {
-    throw new RangeError(
+    throw new UsageError(
       `--workers × --iterations must be at most 4294967295, got ${workers * iterations}`,
     );
   }
-  return { workers, iterations, json: values.json };
+  return { workers, iterations, json: values.json, oversubscribe: values.oversubscribe };
+}
+
+/** Workers import their modules from files: make sure Deno lets them. */
+function checkReadable(): void {
+  const descriptor = { name: "read", path: new URL("../", import.meta.url) } as const;
+  let state = Deno.permissions.querySync(descriptor).state;
+  if (state === "prompt" && Deno.stdin.isTerminal()) {
+    state = Deno.permissions.requestSync(descriptor).state;
+  }
+  if (state !== "granted") {
+    throw new UsageError(
+      "Workers load their modules from files: run with --allow-read, e.g. deno run --allow-read examples/worker_counter.ts",
+    );
+  }
 }
 
 interface Measured {
@@ -94,7 +128,7 @@ async function measure(
     iterations,
     control: new SharedArrayBuffer(8),
     shared: new SharedArrayBuffer(4),
-    packed: new SharedArrayBuffer(4 * workers),
+    slots: new SharedArrayBuffer(4 * PADDED_STRIDE * workers),
   };
   const control = new Int32Array(args.control);
   let settled = false;
@@ -118,11 +152,13 @@ async function measure(
   const timings = outcomes.map((outcome) => (outcome as { value: Timing }).value);
   const timed = timings.reduce((sum, timing) => sum + timing.timed, 0);
   const slowest = Math.max(...timings.map((timing) => timing.ms));
+  const slots = new Uint32Array(args.slots);
   const sums: Record<Mode, () => number> = {
     percpu: () => remoteSum(percpu, HITS),
     counter: () => EVENTS.sum(),
+    padded: () => slots.reduce((a, b) => a + b, 0),
+    packed: () => slots.reduce((a, b) => a + b, 0),
     atomic: () => new Uint32Array(args.shared)[0],
-    "false-sharing": () => new Uint32Array(args.packed).reduce((a, b) => a + b, 0),
   };
   return { opsPerSec: timed / (slowest / 1000), sum: sums[mode]() };
 }
@@ -131,51 +167,69 @@ function millions(opsPerSec: number): string {
   return `${(opsPerSec / 1e6).toFixed(0).padStart(6)} M ops/s`;
 }
 
+const MODES: readonly Mode[] = ["percpu", "counter", "padded", "packed", "atomic"];
+
 async function main(): Promise<number> {
+  const cores = navigator.hardwareConcurrency;
   let options: Options;
   try {
-    options = parseOptions(Deno.args);
+    options = parseOptions(Deno.args, cores);
+    checkReadable();
   } catch (error) {
-    console.error(`worker_counter: ${(error as Error).message}; ${USAGE}`);
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`worker_counter: ${error.message}\n${USAGE}`);
     return 2;
   }
   const { workers, iterations, json } = options;
   const expected = workers * iterations;
   const sharedAreas = shareAreas(percpu, workers);
-  const modes: Mode[] = ["percpu", "counter", "atomic", "false-sharing"];
   const results = {} as Record<Mode, Measured>;
-  for (const mode of modes) results[mode] = await measure(mode, workers, iterations, sharedAreas);
-  const wrong = modes.filter((mode) => results[mode].sum !== expected);
+  for (const mode of MODES) results[mode] = await measure(mode, workers, iterations, sharedAreas);
+  const wrong = MODES.filter((mode) => results[mode].sum !== expected);
+  const ops = (mode: Mode) => results[mode].opsPerSec;
+  const ratios = {
+    falseSharing: ops("padded") / ops("packed"),
+    atomic: ops("percpu") / ops("atomic"),
+    library: ops("percpu") / ops("padded"),
+  };
 
   if (json) {
     console.log(JSON.stringify({
       workers,
+      cores,
       itersPerWorker: iterations,
       expected,
-      sum: results.percpu.sum,
-      percpuOpsPerSec: Math.round(results.percpu.opsPerSec),
-      atomicOpsPerSec: Math.round(results.atomic.opsPerSec),
-      falseSharingOpsPerSec: Math.round(results["false-sharing"].opsPerSec),
+      sums: Object.fromEntries(MODES.map((mode) => [mode, results[mode].sum])),
+      opsPerSec: Object.fromEntries(MODES.map((mode) => [mode, Math.round(ops(mode))])),
+      ratios: Object.fromEntries(
+        Object.entries(ratios).map(([name, ratio]) => [name, Math.round(ratio * 100) / 100]),
+      ),
     }));
   } else {
-    const base = results.percpu.opsPerSec;
-    const ratio = (mode: Mode) => (base / results[mode].opsPerSec).toFixed(1);
-    console.log(`${workers} Workers × ${iterations} increments = ${expected}`);
-    console.log(`(a) per-CPU, addCurrent    ${millions(base)}  sum ${results.percpu.sum}`);
+    const x = (ratio: number) => `${ratio.toFixed(2)}×`;
+    const row = (label: string, mode: Mode) =>
+      console.log(`  ${label.padEnd(34)}${millions(ops(mode))}  sum ${results[mode].sum}`);
     console.log(
-      `    per-CPU, counter.add   ${
-        millions(results.counter.opsPerSec)
-      }  sum ${results.counter.sum}`,
+      `${workers} Workers × ${iterations} increments = ${expected}, on ${cores} cores` +
+        (workers > cores
+          ? ` (oversubscribed: Workers take turns, figures measure time slicing)`
+          : ""),
     );
+    row("per-CPU area, HITS.addCurrent(1)", "percpu");
+    row("per-CPU counter, EVENTS.add(1)", "counter");
+    row("raw slots 64 bytes apart (padded)", "padded");
+    row("raw slots 4 bytes apart (packed)", "packed");
+    row("one slot, Atomics.add", "atomic");
     console.log(
-      `(b) one Atomics.add slot   ${
-        millions(results.atomic.opsPerSec)
-      }  sum ${results.atomic.sum}  (per-CPU is ${ratio("atomic")}×)`,
+      `padded slots are ${
+        x(ratios.falseSharing)
+      } as fast as packed ones (same loop: the stride alone)`,
     );
+    console.log(`per-CPU areas are ${x(ratios.atomic)} as fast as one Atomics.add slot`);
     console.log(
-      `(c) slots 4 bytes apart    ${millions(results["false-sharing"].opsPerSec)}  sum ${
-        results["false-sharing"].sum
-      }  (per-CPU is ${ratio("false-sharing")}×)`,
+      `per-CPU areas run at ${
+        x(ratios.library)
+      } the speed of padded raw slots (this module's cost)`,
     );
   }
   for (const mode of wrong) {

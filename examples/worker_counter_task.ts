@@ -17,7 +17,10 @@ export const HITS = percpu.defPercpu("HITS", u32, 0);
 export const EVENTS = defPercpuCounter(percpu, "EVENTS", { batch: 4096 });
 
 /** Which layout a run measures. */
-export type Mode = "percpu" | "counter" | "atomic" | "false-sharing";
+export type Mode = "percpu" | "counter" | "padded" | "packed" | "atomic";
+
+/** Slots of one `u32` per Worker, 64 bytes apart (`padded`): one cache line each. */
+export const PADDED_STRIDE = 16;
 
 /** What the main thread passes to every Worker. */
 export interface CountArgs {
@@ -29,14 +32,23 @@ export interface CountArgs {
   readonly control: SharedArrayBuffer;
   /** One `u32` slot every Worker adds to (`atomic`). */
   readonly shared: SharedArrayBuffer;
-  /** One `u32` slot per Worker, 4 bytes apart (`false-sharing`). */
-  readonly packed: SharedArrayBuffer;
+  /** One `u32` slot per Worker, `PADDED_STRIDE` slots or 1 slot apart (`padded`, `packed`). */
+  readonly slots: SharedArrayBuffer;
 }
 
 /** The start barrier's slots. */
 export const READY = 0;
 /** Set to 1 by the main thread once every Worker is ready. */
 export const GO = 1;
+
+/**
+ * The raw-slot loop, one function for both strides: `padded` and `packed`
+ * run the same code, so their difference is the memory layout alone.
+ */
+function bump(n: number, slot: number, buffer: SharedArrayBuffer): void {
+  const slots = new Uint32Array(buffer);
+  for (let i = 0; i < n; i++) slots[slot] = slots[slot] + 1;
+}
 
 // One function per layout, so that V8 compiles each loop on its own.
 const LOOPS: Readonly<Record<Mode, (n: number, cpu: number, args: CountArgs) => void>> = {
@@ -46,13 +58,11 @@ const LOOPS: Readonly<Record<Mode, (n: number, cpu: number, args: CountArgs) => 
   counter(n) {
     for (let i = 0; i < n; i++) EVENTS.add(1);
   },
+  padded: (n, cpu, args) => bump(n, cpu * PADDED_STRIDE, args.slots),
+  packed: (n, cpu, args) => bump(n, cpu, args.slots),
   atomic(n, _cpu, args) {
     const slot = new Uint32Array(args.shared);
     for (let i = 0; i < n; i++) Atomics.add(slot, 0, 1);
-  },
-  "false-sharing"(n, cpu, args) {
-    const slots = new Uint32Array(args.packed);
-    for (let i = 0; i < n; i++) slots[cpu] = slots[cpu] + 1;
   },
 };
 
