@@ -73,6 +73,12 @@ function words(line: string): string[] {
 
 const STACK_FRAME = /^\s+at .+:\d+:\d+\)?$/m;
 const ESC = "\x1b";
+
+/** This process's environment without NO_COLOR. */
+function withoutNoColor(): Record<string, string> {
+  const { NO_COLOR: _, ...env } = Deno.env.toObject();
+  return env;
+}
 /** Whether text holds an ANSI escape sequence. */
 const hasAnsi = (text: string) => text.includes(`${ESC}[`);
 const stripAnsi = (text: string) => text.replace(new RegExp(`${ESC}\\[\\d+m`, "g"), "");
@@ -479,7 +485,9 @@ Deno.test("colour: only when asked for, never with NO_COLOR or without a termina
           `'${Deno.execPath()}' run --no-lock '${CLI}' sim --arch aarch64 --seed 3`,
           "/dev/null",
         ],
-        env,
+        // The caller's environment minus NO_COLOR (CI sets it), plus the case's.
+        clearEnv: true,
+        env: { ...withoutNoColor(), ...env },
         stdin: "null",
       }).output();
       assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));

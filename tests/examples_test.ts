@@ -8,6 +8,12 @@ import assert from "node:assert/strict";
 const ROOT = new URL("../", import.meta.url).pathname;
 const ESC = "\x1b";
 
+/** This process's environment without NO_COLOR. */
+function withoutNoColor(): Record<string, string> {
+  const { NO_COLOR: _, ...env } = Deno.env.toObject();
+  return env;
+}
+
 interface Output {
   readonly code: number;
   readonly out: string;
@@ -107,7 +113,9 @@ Deno.test("the demo colours a terminal only, and never with NO_COLOR", async () 
   const inTerminal = async (env: Record<string, string>) => {
     const output = await new Deno.Command("script", {
       args: ["-qec", `'${Deno.execPath()}' run '${ROOT}examples/preempt_race.ts'`, "/dev/null"],
-      env,
+      // The caller's environment minus NO_COLOR (CI sets it), plus the case's.
+      clearEnv: true,
+      env: { ...withoutNoColor(), ...env },
       stdin: "null",
     }).output();
     assert.equal(output.code, 0);
