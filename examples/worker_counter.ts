@@ -15,9 +15,11 @@
  * costs), per-CPU ÷ `Atomics.add`, and per-CPU ÷ padded (this module's cost
  * over a hand-written padded slot). Each Worker makes up to an eighth of its
  * increments before the timed part, so that the loops are compiled when the
- * clock starts.
+ * clock starts. The layouts take turns, `--runs` rounds of them (default
+ * 3), and each reports its best round: a machine busy with other work slows
+ * some rounds, and taking turns spreads that over every layout.
  *
- *     deno run --allow-read examples/worker_counter.ts [--workers N] [--iterations M] [--json]
+ *     deno run --allow-read examples/worker_counter.ts [--workers N] [--iterations M] [--runs R] [--json]
  *
  * Workers load their modules from files: `--allow-read` (or `--allow-read=.`
  * from the repository root) is the only permission needed. More Workers
@@ -44,11 +46,12 @@ import {
 } from "./worker_counter_task.ts";
 
 const USAGE =
-  "usage: deno run --allow-read examples/worker_counter.ts [--workers N] [--iterations M] [--json] [--oversubscribe]";
+  "usage: deno run --allow-read examples/worker_counter.ts [--workers N] [--iterations M] [--runs R] [--json] [--oversubscribe]";
 
 interface Options {
   readonly workers: number;
   readonly iterations: number;
+  readonly runs: number;
   readonly json: boolean;
   readonly oversubscribe: boolean;
 }
@@ -72,6 +75,7 @@ function parseOptions(argv: string[], cores: number): Options {
       options: {
         workers: { type: "string", short: "w" },
         iterations: { type: "string", short: "n" },
+        runs: { type: "string", short: "r" },
         json: { type: "boolean", default: false },
         oversubscribe: { type: "boolean", default: false },
       },
@@ -83,6 +87,8 @@ function parseOptions(argv: string[], cores: number): Options {
   }
   const workers = positiveInteger(values.workers, "workers", cores);
   const iterations = positiveInteger(values.iterations, "iterations", 20_000_000);
+  const runs = positiveInteger(values.runs, "runs", 3);
+  if (runs > 100) throw new UsageError(`--runs must be at most 100, got ${runs}`);
   if (workers > 256) throw new UsageError(`--workers must be at most 256, got ${workers}`);
   if (workers > cores && !values.oversubscribe) {
     throw new UsageError(
@@ -95,7 +101,7 @@ function parseOptions(argv: string[], cores: number): Options {
       `--workers × --iterations must be at most 4294967295, got ${workers * iterations}`,
     );
   }
-  return { workers, iterations, json: values.json, oversubscribe: values.oversubscribe };
+  return { workers, iterations, runs, json: values.json, oversubscribe: values.oversubscribe };
 }
 
 /** Workers import their modules from files: make sure Deno lets them. */
@@ -117,12 +123,9 @@ interface Measured {
   readonly sum: number;
 }
 
-async function measure(
-  mode: Mode,
-  workers: number,
-  iterations: number,
-  sharedAreas: ReturnType<typeof shareAreas>,
-): Promise<Measured> {
+async function measure(mode: Mode, workers: number, iterations: number): Promise<Measured> {
+  // Fresh areas (and counter totals) for every run: sums start at 0.
+  const sharedAreas = shareAreas(percpu, workers);
   const args: CountArgs = {
     mode,
     iterations,
@@ -180,12 +183,17 @@ async function main(): Promise<number> {
     console.error(`worker_counter: ${error.message}\n${USAGE}`);
     return 2;
   }
-  const { workers, iterations, json } = options;
+  const { workers, iterations, runs, json } = options;
   const expected = workers * iterations;
-  const sharedAreas = shareAreas(percpu, workers);
   const results = {} as Record<Mode, Measured>;
-  for (const mode of MODES) results[mode] = await measure(mode, workers, iterations, sharedAreas);
-  const wrong = MODES.filter((mode) => results[mode].sum !== expected);
+  const wrong = new Set<Mode>();
+  for (let round = 0; round < runs; round++) {
+    for (const mode of MODES) {
+      const measured = await measure(mode, workers, iterations);
+      if (measured.sum !== expected) wrong.add(mode);
+      if (!(results[mode]?.opsPerSec >= measured.opsPerSec)) results[mode] = measured;
+    }
+  }
   const ops = (mode: Mode) => results[mode].opsPerSec;
   const ratios = {
     falseSharing: ops("padded") / ops("packed"),
@@ -198,6 +206,7 @@ async function main(): Promise<number> {
       workers,
       cores,
       itersPerWorker: iterations,
+      runs,
       expected,
       sums: Object.fromEntries(MODES.map((mode) => [mode, results[mode].sum])),
       opsPerSec: Object.fromEntries(MODES.map((mode) => [mode, Math.round(ops(mode))])),
@@ -210,7 +219,7 @@ async function main(): Promise<number> {
     const row = (label: string, mode: Mode) =>
       console.log(`  ${label.padEnd(34)}${millions(ops(mode))}  sum ${results[mode].sum}`);
     console.log(
-      `${workers} Workers × ${iterations} increments = ${expected}, on ${cores} cores` +
+      `${workers} Workers × ${iterations} increments = ${expected}, on ${cores} cores, best of ${runs}` +
         (workers > cores
           ? ` (oversubscribed: Workers take turns, figures measure time slicing)`
           : ""),
@@ -235,7 +244,7 @@ async function main(): Promise<number> {
   for (const mode of wrong) {
     console.error(`worker_counter: ${mode}: sum ${results[mode].sum} !== expected ${expected}`);
   }
-  return wrong.length === 0 ? 0 : 1;
+  return wrong.size === 0 ? 0 : 1;
 }
 
 if (import.meta.main) {

@@ -629,3 +629,13 @@ Deno.test("no command line a user can type prints a stack trace or an internal e
     { numRuns: 150, seed: 12 },
   );
 });
+
+Deno.test("every CLI command in the README runs as shown", async () => {
+  const readme = await Deno.readTextFile(new URL("README.md", ROOT));
+  const commands = [...readme.matchAll(/^deno task cli (.+?)(?: +#.*)?$/gm)].map((m) => m[1]);
+  assert.ok(commands.length >= 6, `${commands.length} commands found`);
+  for (const command of commands) {
+    const { code, err } = await cli(...words(command));
+    assert.equal(code, 0, `${command}: ${err}`);
+  }
+});

@@ -209,3 +209,14 @@ Deno.test("examples need no permission, except worker_counter's --allow-read", a
     assert.match(out, /oversubscribed: Workers take turns, figures measure time slicing/);
   });
 });
+
+Deno.test("the README's demo excerpt is what the demo prints today", async () => {
+  const readme = await Deno.readTextFile(`${ROOT}README.md`);
+  const start = readme.indexOf("`deno task demo` runs `examples/preempt_race.ts`");
+  const block = /```\n([\s\S]*?)\n```/.exec(readme.slice(start))![1];
+  const { out } = await deno(["run", "examples/preempt_race.ts"], { NO_COLOR: "1" });
+  const printed = new Set(out.split("\n").map((line) => line.trimEnd()));
+  for (const line of block.split("\n")) {
+    assert.ok(printed.has(line), `the demo no longer prints: ${line}`);
+  }
+});
