@@ -53,7 +53,12 @@ Commands:
 ${commands.map(([name, summary]) => `  ${name.padEnd(width)}${summary}`).join("\n")}
 
 Options:
-${flagHelp({ ...COMMON_FLAGS, version: { type: "boolean", help: "print the version" } })}
+${
+    flagHelp({
+      ...COMMON_FLAGS,
+      version: { type: "boolean", short: "V", help: "print the version" },
+    })
+  }
 ${EXIT_HELP}`;
 }
 

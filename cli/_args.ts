@@ -36,10 +36,30 @@ export const COMMON_FLAGS: Flags = {
 /** What the user gave, by flag name. */
 export class FlagValues {
   readonly #values: Readonly<Record<string, string | boolean | undefined>>;
+  readonly #flags: Flags;
 
-  /** @param values What `parseArgs` returned. */
-  constructor(values: Readonly<Record<string, string | boolean | undefined>>) {
+  /**
+   * @param values What `parseArgs` returned.
+   * @param flags The command's flags.
+   */
+  constructor(values: Readonly<Record<string, string | boolean | undefined>>, flags: Flags) {
     this.#values = values;
+    this.#flags = flags;
+  }
+
+  /**
+   * The flags given, as arguments again (in the table's order): to print a
+   * command line that repeats this one.
+   *
+   * @param except Flags to leave out.
+   * @returns e.g. `["--arch", "aarch64", "--json"]`.
+   */
+  args(except: readonly string[] = []): string[] {
+    return Object.keys(this.#flags).flatMap((name) => {
+      const value = this.#values[name];
+      if (value === undefined || value === false || except.includes(name)) return [];
+      return value === true ? [`--${name}`] : [`--${name}`, value];
+    });
   }
 
   /** Whether the flag was given. */
@@ -130,7 +150,7 @@ export function parseFlags(args: readonly string[], flags: Flags): FlagValues {
   );
   try {
     const { values } = parseArgs({ args: [...args], options, strict: true });
-    return new FlagValues(values as Record<string, string | boolean | undefined>);
+    return new FlagValues(values as Record<string, string | boolean | undefined>, flags);
   } catch (error) {
     // node:util's messages are one line up to a suggestion meant for its own users.
     const message = String((error as Error).message).split("\n")[0]

@@ -8,6 +8,7 @@
 
 import { type SimOptions, simulate } from "../sched/mod.ts";
 import { UsageError } from "./_args.ts";
+import { plural } from "./_io.ts";
 
 /**
  * The machine's default `maxCycles`, which `simulate()` and the explorer
@@ -32,7 +33,10 @@ const WARN_ABOVE = 0.8;
  * @returns A warning to print, or `null`.
  * @throws {UsageError} When the run cannot finish within the cycle limit.
  */
-export function checkCycleBudget(options: SimOptions, iters: number): string | null {
+export function checkCycleBudget(
+  options: SimOptions & { readonly cpus: number; readonly tasks: number },
+  iters: number,
+): string | null {
   if (iters <= PILOT_ITERS) return null;
   const pilot = simulate({ ...options, iters: PILOT_ITERS, record: false, schedule: undefined });
   if (pilot.cycles >= CYCLE_LIMIT) {
@@ -45,7 +49,7 @@ export function checkCycleBudget(options: SimOptions, iters: number): string | n
   const estimate = pilot.cycles / PILOT_ITERS * iters;
   const need = `${options.tasks} tasks × ${iters} increments need about ${
     millions(estimate)
-  } cycles on ${options.cpus} CPU${options.cpus === 1 ? "" : "s"}`;
+  } cycles on ${plural(options.cpus, "CPU")}`;
   if (estimate > REFUSE_ABOVE * CYCLE_LIMIT) {
     const most = Math.floor(CYCLE_LIMIT / (pilot.cycles / PILOT_ITERS) * 0.9);
     throw new UsageError(

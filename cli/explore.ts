@@ -17,13 +17,13 @@ import {
   type ExploreResult,
   formatExploreReport,
   formatTraceExcerpt,
-  renderTimelineSvg,
   replay,
 } from "../sched/mod.ts";
 import { type Flags, type FlagValues, UsageError } from "./_args.ts";
 import { type Command, type CommandContext, userInput } from "./_command.ts";
 import { exitCodeOf, type Verdict } from "./_exit.ts";
-import { ensureWritable, writeOutput } from "./_files.ts";
+import { ensureWritable } from "./_files.ts";
+import { plural } from "./_io.ts";
 import { shellWord } from "./_invocation.ts";
 import { checkCycleBudget } from "./_limits.ts";
 import { paintReport } from "./_paint.ts";
@@ -36,6 +36,7 @@ import {
   type SizeDefaults,
 } from "./_scenario.ts";
 import { OUTPUT_FLAGS } from "./sim.ts";
+import { writeTimeline } from "./_timeline.ts";
 
 /** Small, so that dfs finishes in moments. */
 const SIZES: SizeDefaults = { cpus: 2, tasks: 2, iters: 1 };
@@ -97,7 +98,11 @@ function run(values: FlagValues, context: CommandContext): number {
   const test = userInput(() => counterTest(settings));
   const svg = values.string("svg");
   if (svg !== undefined) {
-    ensureWritable(svg, "--svg", (flag) => `${context.launch([flag])} explore ${argsOf(values)}`);
+    ensureWritable(
+      svg,
+      "--svg",
+      (flag) => [context.launch([flag]), "explore", ...values.args().map(shellWord)].join(" "),
+    );
   }
   // One schedule runs the whole scenario: it must fit the cycle limit too.
   const warning = checkCycleBudget({ ...settings, seed }, settings.iters);
@@ -150,22 +155,14 @@ function run(values: FlagValues, context: CommandContext): number {
     if (replayed === null || violation === null) {
       io.err("no violation found: no timeline written\n");
     } else {
-      writeOutput(
+      writeTimeline(
         svg,
-        renderTimelineSvg({
-          events: replayed.events!,
-          taskNames: replayed.taskNames,
-          cpus: settings.cpus,
-          title: `${settings.scenario} on ${settings.arch} (${
-            settings.features.length === 0 ? "no features" : settings.features.join(", ")
-          }): violation with ${violation.preemptions} preemption${
-            violation.preemptions === 1 ? "" : "s"
-          }`,
-          subtitle: `schedule ${violation.schedule}`,
-        }),
-        "--svg",
+        { events: replayed.events!, taskNames: replayed.taskNames },
+        settings,
+        `violation with ${plural(violation.preemptions, "preemption")}`,
+        `schedule ${violation.schedule}`,
+        io,
       );
-      io.err(`timeline written to ${svg}\n`);
     }
   }
   return exitCodeOf(exploreVerdict(result), values.boolean("fail-on-violation"));
@@ -203,15 +200,6 @@ function exploreJson(
       ...(trace === null ? {} : { trace }),
     },
   };
-}
-
-/** The explore flags given, for a suggested command line. */
-function argsOf(values: FlagValues): string {
-  return Object.keys(FLAGS).flatMap((name) => {
-    if (!values.has(name)) return [];
-    const value = values.string(name);
-    return value === undefined ? [`--${name}`] : [`--${name}`, shellWord(value)];
-  }).join(" ");
 }
 
 /** The `explore` command. */

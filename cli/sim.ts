@@ -11,18 +11,17 @@ import {
   formatTraceExcerpt,
   POLICIES,
   type Policy,
-  renderTimelineSvg,
-  type SimOptions,
   type SimResult,
   simulate,
 } from "../sched/mod.ts";
 import { type Flags, type FlagValues, UsageError } from "./_args.ts";
 import { type Command, type CommandContext, userInput } from "./_command.ts";
 import { exitCodeOf, type Verdict } from "./_exit.ts";
-import { ensureWritable, writeOutput } from "./_files.ts";
+import { ensureWritable } from "./_files.ts";
 import { checkCycleBudget } from "./_limits.ts";
 import { paintReport } from "./_paint.ts";
-import { RANGES, scenarioArgs, scenarioFlags, scenarioSettings, SIM_SIZES } from "./_scenario.ts";
+import { RANGES, scenarioFlags, scenarioSettings, SIM_SIZES } from "./_scenario.ts";
+import { writeTimeline } from "./_timeline.ts";
 import { shellWord } from "./_invocation.ts";
 
 const DEFAULT_POLICY: Policy = "preemptive";
@@ -101,7 +100,7 @@ function run(values: FlagValues, context: CommandContext): number {
       );
     }
   }
-  const options: SimOptions = {
+  const options = {
     ...settings,
     policy: values.oneOf("policy", POLICIES) ?? DEFAULT_POLICY,
     quantum: values.integer("quantum", ...RANGES.quantum) ?? DEFAULT_QUANTUM,
@@ -139,20 +138,14 @@ function run(values: FlagValues, context: CommandContext): number {
     }
   }
   if (svg !== undefined) {
-    writeOutput(
+    writeTimeline(
       svg,
-      renderTimelineSvg({
-        events: result.events!,
-        taskNames: result.taskNames,
-        cpus: result.cpus,
-        title: `${result.scenario} on ${result.arch} (${
-          result.features.length === 0 ? "no features" : result.features.join(", ")
-        }): ${verdict === "violation" ? "CORRUPTED" : verdict}`,
-        subtitle: schedule ?? `${result.policy}, quantum ${result.quantum}, seed ${result.seed}`,
-      }),
-      "--svg",
+      { events: result.events!, taskNames: result.taskNames },
+      result,
+      verdict === "violation" ? "CORRUPTED" : verdict,
+      schedule ?? `${result.policy}, quantum ${result.quantum}, seed ${result.seed}`,
+      io,
     );
-    io.err(`timeline written to ${svg}\n`);
   }
   return exitCodeOf(verdict, values.boolean("fail-on-violation"));
 }
@@ -174,12 +167,9 @@ function rerun(
   denoFlags: readonly string[],
   more: readonly string[] = [],
 ): string {
-  const args = scenarioArgs(scenarioSettings(values, SIM_SIZES));
-  for (const name of ["policy", "quantum", "seed", "replay", "svg"]) {
-    const value = values.string(name);
-    if (value !== undefined) args.push(`--${name}`, value);
-  }
-  return [context.launch(denoFlags), "sim", ...[...args, ...more].map(shellWord)].join(" ");
+  return [context.launch(denoFlags), "sim", ...[...values.args(), ...more].map(shellWord)].join(
+    " ",
+  );
 }
 
 /** The `sim` command. */
