@@ -639,3 +639,26 @@ Deno.test("every CLI command in the README runs as shown", async () => {
     assert.equal(code, 0, `${command}: ${err}`);
   }
 });
+
+Deno.test("the CLI uses only the package's public entry points", async () => {
+  const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
+  const entries = new Set(
+    (Object.values(config.exports) as string[]).map((path) => new URL(path, ROOT).href),
+  );
+  const cliDir = new URL("cli/", ROOT).href;
+  const files = [new URL("cli.ts", ROOT)];
+  for await (const entry of Deno.readDir(new URL("cli/", ROOT))) {
+    if (entry.name.endsWith(".ts")) files.push(new URL(`cli/${entry.name}`, ROOT));
+  }
+  for (const file of files) {
+    const source = await Deno.readTextFile(file);
+    for (const [, specifier] of source.matchAll(/^\s*(?:import|export)[^"']*from\s+"([^"]+)"/gm)) {
+      if (specifier.startsWith("node:")) continue;
+      const target = new URL(specifier, file).href;
+      assert.ok(
+        target.startsWith(cliDir) || entries.has(target),
+        `${file.pathname.slice(ROOT.pathname.length)} imports ${specifier}`,
+      );
+    }
+  }
+});
