@@ -13,10 +13,10 @@ import { UsageError } from "./_args.ts";
  *
  * @param path The file.
  * @param flag The CLI flag that names it (`--svg`).
- * @param rerun The command line to suggest, given the Deno flag it needs.
+ * @param rerun The command line to suggest, with the `--allow-write` it needs.
  * @throws {UsageError} When writing is not allowed, with the command that allows it.
  */
-export function ensureWritable(path: string, flag: string, rerun: (denoFlag: string) => string) {
+export function ensureWritable(path: string, flag: string, rerun: () => string): void {
   const descriptor = { name: "write", path } as const;
   let state = Deno.permissions.querySync(descriptor).state;
   if (state === "prompt" && Deno.stdin.isTerminal()) {
@@ -24,7 +24,7 @@ export function ensureWritable(path: string, flag: string, rerun: (denoFlag: str
   }
   if (state !== "granted") {
     throw new UsageError(
-      `${flag} needs permission to write ${path}: run ${rerun(`--allow-write=${path}`)}`,
+      `${flag} needs permission to write ${path}: run ${rerun()}`,
     );
   }
 }

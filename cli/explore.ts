@@ -101,7 +101,9 @@ function run(values: FlagValues, context: CommandContext): number {
     ensureWritable(
       svg,
       "--svg",
-      (flag) => [context.launch([flag]), "explore", ...values.args().map(shellWord)].join(" "),
+      () =>
+        [context.launch([`--allow-write=${svg}`]), "explore", ...values.args().map(shellWord)]
+          .join(" "),
     );
   }
   // One schedule runs the whole scenario: it must fit the cycle limit too.

@@ -110,7 +110,8 @@ function run(values: FlagValues, context: CommandContext): number {
   // simulator's: building the scenario checks them without running it.
   userInput(() => counterTest(options));
   const svg = values.string("svg");
-  if (svg !== undefined) ensureWritable(svg, "--svg", (flag) => rerun(context, values, [flag]));
+  const writeFlags = svg === undefined ? [] : [`--allow-write=${svg}`];
+  if (svg !== undefined) ensureWritable(svg, "--svg", () => rerun(context, values, writeFlags));
   const trace = values.boolean("trace");
   const record = svg !== undefined || trace;
 
@@ -134,7 +135,7 @@ function run(values: FlagValues, context: CommandContext): number {
     if (traceText !== null) io.out("\n" + traceText);
     else if (trace) io.out("\nNo violation: no trace to show.\n");
     else if (verdict === "violation") {
-      io.out(`\n  trace     ${rerun(context, values, [], ["--trace"])}\n`);
+      io.out(`\n  trace     ${rerun(context, values, writeFlags, ["--trace"])}\n`);
     }
   }
   if (svg !== undefined) {

@@ -341,6 +341,17 @@ Deno.test("hints print a command that runs", async (t) => {
     const { out } = await cli("sim", "--arch", "aarch64", "--seed", "3", "--quantum", "12");
     const line = /^ {2}trace {5}(.+)$/m.exec(out)![1];
     assert.equal(line, "deno run cli.ts sim --arch aarch64 --quantum 12 --seed 3 --trace");
+    const dir = await Deno.makeTempDir();
+    try {
+      const svg = await cli("sim", "--arch", "arm", "--svg", `${dir}/a.svg`);
+      assert.equal(
+        /^ {2}trace {5}(.+)$/m.exec(svg.out)![1],
+        `deno run --allow-write=${dir}/a.svg cli.ts sim --arch arm --svg ${dir}/a.svg --trace`,
+        "a hint that writes the SVG again asks for the permission",
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
   });
   await t.step("the launch command: JSR, a clone, anywhere else", () => {
     const cases: [string, string | null, string[], string][] = [
