@@ -7,6 +7,7 @@
  */
 
 import { checkInteger, checkOptions } from "../../lib/_check.ts";
+import { AREA_ALIGN } from "../../lib/layout.ts";
 import type { AccessEvent, SimEvent } from "../trace/trace.ts";
 import type { TimelineInput } from "./timeline_svg.ts";
 
@@ -26,12 +27,6 @@ function printable(text: string): string {
   }
   return out;
 }
-
-/**
- * Per-CPU areas are 64-byte strided: the same variable in two CPUs' areas
- * lies a multiple of 64 bytes apart.
- */
-const AREA_ALIGN = 64;
 
 /**
  * The first bad access: a local access that hit another CPU's area (or
@@ -69,6 +64,7 @@ function findFocus(events: readonly SimEvent[], names: readonly string[]): Focus
     if (load.address === e.address && latest !== undefined && latest.index !== load.seen) {
       mark = `✗ overwrote ${name(latest.task)}'s store: lost update`;
     } else if (
+      // The same variable in two CPUs' areas: the areas' stride is a multiple of AREA_ALIGN.
       load.address !== e.address && load.hitCpu !== e.hitCpu &&
       (e.address - load.address) % AREA_ALIGN === 0
     ) {
@@ -85,7 +81,7 @@ function findFocus(events: readonly SimEvent[], names: readonly string[]): Focus
   return null;
 }
 
-function describe(e: SimEvent, name: (task: number) => string): string {
+function cellText(e: SimEvent, name: (task: number) => string): string {
   const task = name(e.task);
   switch (e.kind) {
     case "access":
@@ -197,7 +193,7 @@ export function formatTraceExcerpt(
     const c = column.get(e.cpu)!;
     const r = firstRow + used[c]++;
     if (r === rows.length) rows.push({ cycle, cells: new Array<string>(cpus.length).fill("") });
-    rows[r].cells[c] = describe(e, name) + (i === focus.index ? `   ${focus.mark}` : "");
+    rows[r].cells[c] = cellText(e, name) + (i === focus.index ? `   ${focus.mark}` : "");
   }
   const widths = cpus.map((cpu, c) =>
     Math.max(`CPU ${cpu}`.length, ...rows.map((row) => row.cells[c].length))
