@@ -237,7 +237,7 @@ const sheltered = cases.filter((c) => windowOf(c.shape) === 0);
 const agrees = exposed.every((c) => c.unguarded.corrupted > 0) &&
   sheltered.every((c) => c.unguarded.corrupted === 0);
 why.push(
-  "A tick inside that window moves the task; the instructions left then use the old CPU's",
+  "A tick inside that window can move the task; the instructions left then use the old CPU's",
   "address (wrong-CPU accesses) and race the task now running there (lost updates).",
 );
 if (agrees) {
