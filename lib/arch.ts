@@ -5,7 +5,7 @@
  */
 
 /** A supported target architecture. */
-export type Arch = "x86_64" | "aarch64" | "riscv64" | "loongarch64" | "arm";
+export type Arch = "x86_64" | "aarch64" | "riscv64" | "riscv32" | "loongarch64" | "arm";
 
 /** A cargo feature of the `percpu` crate. */
 export type Feature = "sp-naive" | "preempt" | "arm-el2" | "non-zero-vma";
@@ -20,13 +20,14 @@ export type PercpuRegName = "GS_BASE" | "TPIDR_EL1" | "TPIDR_EL2" | "gp" | "$r21
  * ```ts
  * import assert from "node:assert/strict";
  * import { ARCHES } from "@percpu/percpu";
- * assert.equal(ARCHES.length, 5);
+ * assert.equal(ARCHES.length, 6);
  * ```
  */
 export const ARCHES: readonly Arch[] = Object.freeze([
   "x86_64",
   "aarch64",
   "riscv64",
+  "riscv32",
   "loongarch64",
   "arm",
 ]);

@@ -129,6 +129,13 @@ export class Percpu {
   readonly pointerBytes: 4 | 8;
   readonly #table: ArchTable;
   readonly #naive: boolean;
+  /** `_percpu_load_start`: 0, or the section's VMA under `non-zero-vma`. */
+  readonly #loadStart: number;
+  /**
+   * What the register holds less than the area base: the arch's
+   * `symbol_vma(_percpu_load_start)` (AArch64's keeps 16 bits, as the crate's
+   * `write_percpu_reg` computes it).
+   */
   readonly #vmaBias: number;
   readonly #memory = new AddressSpace(ADDRESS_MAP.heap);
   readonly #layout: SectionLayout;
@@ -188,7 +195,8 @@ export class Percpu {
     this.pointerBytes = this.#table.pointerBytes;
     this.percpuReg = this.#table.percpuReg(arch === "aarch64" && this.hasFeature("arm-el2"));
     this.#naive = this.hasFeature("sp-naive");
-    this.#vmaBias = !this.#naive && this.hasFeature("non-zero-vma") ? ADDRESS_MAP.nonZeroVma : 0;
+    this.#loadStart = !this.#naive && this.hasFeature("non-zero-vma") ? ADDRESS_MAP.nonZeroVma : 0;
+    this.#vmaBias = this.#table.symbolVma(this.#loadStart);
     this.#layout = new SectionLayout(this.pointerBytes);
     this.#data = this.#naive
       ? this.#memory.mapFixed(
@@ -320,7 +328,7 @@ export class Percpu {
         this.arch === "aarch64" && !this.#naive
           ? `defPercpu: ${name} would end at offset ${
             hex(end)
-          }; AArch64 materialises offsets with movz #:abs_g0_nc:, which holds 16 bits (≤ 0xffff)`
+          }; AArch64's symbol_vma() is one movz #:abs_g0_nc:, which keeps 16 bits, so the section must stay within one 64 KiB block (offsets ≤ 0xffff)`
           : `defPercpu: ${name} would end at offset ${hex(end)}; the section is limited to ${
             hex(limit)
           } bytes`,
@@ -709,8 +717,8 @@ export class Percpu {
     return Object.freeze({
       _percpu_start: start,
       _percpu_end: start + this.#layout.stride * this.cpuNum,
-      _percpu_load_start: this.#vmaBias,
-      _percpu_load_end: this.#vmaBias + this.#layout.size,
+      _percpu_load_start: this.#loadStart,
+      _percpu_load_end: this.#loadStart + this.#layout.size,
     });
   }
 
@@ -722,7 +730,7 @@ export class Percpu {
    */
   linkerScript(options: { cpuNum?: number } = {}): string {
     const cpuNum = checkCpuCount(options.cpuNum ?? this.cpuNum, "linkerScript: cpuNum");
-    return linkerScriptFor({ cpuNum, naive: this.#naive, vma: this.#vmaBias });
+    return linkerScriptFor({ cpuNum, naive: this.#naive, vma: this.#loadStart });
   }
 
   #createCpuContext(): CpuContext {
@@ -771,7 +779,7 @@ export class Percpu {
       table,
       naive: this.#naive,
       preempt: this.hasFeature("preempt"),
-      loadStart: this.#vmaBias === 0 ? null : this.#vmaBias,
+      loadStart: this.#loadStart === 0 ? null : this.#loadStart,
       selfPtrVma: 0,
       percpuReg: this.percpuReg,
       context: undefined as unknown as CpuContext,

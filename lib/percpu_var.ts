@@ -44,9 +44,11 @@ export interface PercpuVar<T extends Type = Type> {
    */
   offset(): number;
   /**
-   * Address of the symbol in `.percpu` (`X.symbol_vma()`): the offset when
-   * the section's VMA is 0, `_percpu_load_start + offset` under
-   * `non-zero-vma`, the global's address under `sp-naive`.
+   * Address of the symbol in `.percpu` as the crate's `X.symbol_vma()`
+   * computes it: the offset when the section's VMA is 0,
+   * `_percpu_load_start + offset` under `non-zero-vma`, the global's address
+   * under `sp-naive`. On AArch64 (without `sp-naive`) it is what one
+   * `movz #:abs_g0_nc:` materialises: the low 16 bits, as in the crate.
    *
    * @returns The symbol's VMA.
    */
@@ -266,6 +268,8 @@ export class PercpuVariable<T extends Type = Type> {
   readonly #host: VarHost;
   readonly #offset: number;
   readonly #vma: number;
+  /** What the arch's `symbol_vma()` sequence yields for `#vma` (AArch64: 16 bits). */
+  readonly #symbolVma: number;
   readonly #align: number;
   readonly #kind: ScalarKind | null;
   readonly #preempt: boolean;
@@ -318,6 +322,8 @@ export class PercpuVariable<T extends Type = Type> {
     this.#align = layout.align;
     this.#offset = offset;
     this.#vma = offset + (host.naive ? 0 : host.loadStart ?? 0);
+    // sp-naive variables are plain globals: `addr_of!`, no truncating `movz`.
+    this.#symbolVma = host.naive ? this.#vma : host.table.symbolVma(this.#vma);
     this.#preempt = host.preempt;
     this.#kind = type.kind === "struct" || type.kind === "array" ? null : type.kind;
     this.#ptrLabel = `${name}.currentPtr`;
@@ -347,11 +353,11 @@ export class PercpuVariable<T extends Type = Type> {
   }
 
   symbolVma(): number {
-    return this.#vma;
+    return this.#symbolVma;
   }
 
   currentPtr(): number {
-    return this.#host.currentPtrBase(this.#ptrLabel) + this.#vma;
+    return this.#host.currentPtrBase(this.#ptrLabel) + this.#symbolVma;
   }
 
   currentRefRaw(): never {

@@ -9,7 +9,9 @@
  * @module
  */
 
-import type { Arch } from "./arch.ts";
+import { type Arch, ARCHES } from "./arch.ts";
+import { type ArchTable, widthOf } from "./isa/isa.ts";
+import { ARCH_TABLES } from "./isa/tables.ts";
 import { valueText } from "./_describe.ts";
 
 /** Names of the scalar types. */
@@ -379,36 +381,6 @@ export function array<E extends Type>(element: E, length: number): ArrayType<E> 
 
 const MAX_ARRAY_LENGTH = 1 << 20;
 
-/**
- * Size in bytes of a scalar kind on an architecture.
- *
- * @param kind The scalar kind.
- * @param pointerBytes The architecture's pointer width.
- * @returns The size, which is also the scalar's alignment.
- */
-export function scalarSize(kind: ScalarKind, pointerBytes: 4 | 8): number {
-  switch (kind) {
-    case "bool":
-    case "u8":
-    case "i8":
-      return 1;
-    case "u16":
-    case "i16":
-      return 2;
-    case "u32":
-    case "i32":
-    case "f32":
-      return 4;
-    case "u64":
-    case "i64":
-    case "f64":
-      return 8;
-    case "usize":
-    case "isize":
-      return pointerBytes;
-  }
-}
-
 /** The byte layout of a type on one architecture. */
 export interface TypeLayout {
   /** Size in bytes, a multiple of `align`. */
@@ -453,7 +425,7 @@ export function layoutOf(type: Type, pointerBytes: 4 | 8): TypeLayout {
     const inner = layoutOf(type.element, pointerBytes);
     result = Object.freeze({ size: inner.size * type.length, align: inner.align });
   } else {
-    const size = scalarSize(type.kind, pointerBytes);
+    const size = widthOf(type.kind, pointerBytes);
     result = Object.freeze({ size, align: size });
   }
   if (!perWidth) layoutCache.set(type, perWidth = new Map());
@@ -462,7 +434,11 @@ export function layoutOf(type: Type, pointerBytes: 4 | 8): TypeLayout {
 }
 
 function pointerBytesOf(arch: Arch): 4 | 8 {
-  return arch === "arm" ? 4 : 8;
+  const table = ARCH_TABLES[arch as Arch] as ArchTable | undefined;
+  if (!Object.hasOwn(ARCH_TABLES, arch) || table === undefined) {
+    throw new RangeError(`unknown arch ${valueText(arch)}; accepted: ${ARCHES.join(", ")}`);
+  }
+  return table.pointerBytes;
 }
 
 /**

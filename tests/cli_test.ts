@@ -151,7 +151,10 @@ Deno.test("sim without --json prints a report naming the first violation", async
 
 Deno.test("bad options exit 2 with one line naming the option and what it accepts", async (t) => {
   const cases: [string[], RegExp][] = [
-    [["sim", "--arch", "mips"], /--arch must be one of x86_64, aarch64, riscv64, loongarch64, arm/],
+    [
+      ["sim", "--arch", "mips"],
+      /--arch must be one of x86_64, aarch64, riscv64, riscv32, loongarch64, arm/,
+    ],
     [
       ["sim", "--features", "preempt,turbo"],
       /--features must be a comma-separated list of sp-naive, preempt/,

@@ -8,6 +8,7 @@ import {
   type AccessOp,
   type Arch,
   ARCHES,
+  array,
   createPercpu,
   f32,
   type Feature,
@@ -61,6 +62,16 @@ Deno.test("a u64 read is the crate's exact sequence on each arch", async (t) => 
       "ld a0, %lo(__PERCPU_X)(a0)",
     ]);
   });
+  await t.step("riscv32: through current_ptr (mv gp, lui, addi, add), then two lw", () => {
+    assert.deepEqual(u64Read("riscv32"), [
+      "mv a0, gp",
+      "lui a1, %hi(__PERCPU_X)",
+      "addi a1, a1, %lo(__PERCPU_X)",
+      "add a0, a0, a1",
+      "lw a1, 4(a0)",
+      "lw a0, 0(a0)",
+    ]);
+  });
   await t.step("loongarch64: lu12i.w, ori, ldx.d with $r21", () => {
     assert.deepEqual(u64Read("loongarch64"), [
       "lu12i.w $a0, %abs_hi20(__PERCPU_X)",
@@ -86,6 +97,7 @@ Deno.test("the read/write/ptr of every arch use that arch's register", async (t)
     ["aarch64", [], "TPIDR_EL1"],
     ["aarch64", ["arm-el2"], "TPIDR_EL2"],
     ["riscv64", [], "gp"],
+    ["riscv32", [], "gp"],
     ["loongarch64", [], "$r21"],
     ["arm", [], "c13, c0, 4"],
   ];
@@ -129,6 +141,20 @@ Deno.test("width-specific forms", async (t) => {
       assert.equal(listing("riscv64", kind, "write").at(-1)!.split(" ")[0], store[width], kind);
     }
   });
+  await t.step("riscv32: lbu/lhu/lw and sb/sh/sw through current_ptr; u64 as two words", () => {
+    const load = { 1: "lbu", 2: "lhu", 4: "lw" };
+    const store = { 1: "sb", 2: "sh", 4: "sw" };
+    for (const [kind, width] of kinds) {
+      if (width === 8) continue;
+      assert.equal(listing("riscv32", kind, "read").at(-1), `${load[width]} a0, 0(a0)`, kind);
+      assert.equal(listing("riscv32", kind, "write").at(-1), `${store[width]} a2, 0(a0)`, kind);
+    }
+    assert.deepEqual(listing("riscv32", "u64", "read").slice(-2), ["lw a1, 4(a0)", "lw a0, 0(a0)"]);
+    assert.deepEqual(listing("riscv32", "u64", "write").slice(-2), [
+      "sw a2, 0(a0)",
+      "sw a3, 4(a0)",
+    ]);
+  });
   await t.step("loongarch64: ldx.bu/hu/wu/d and stx.b/h/w/d", () => {
     const load = { 1: "ldx.bu", 2: "ldx.hu", 4: "ldx.wu", 8: "ldx.d" };
     const store = { 1: "stx.b", 2: "stx.h", 4: "stx.w", 8: "stx.d" };
@@ -151,8 +177,14 @@ Deno.test("width-specific forms", async (t) => {
         ) as ScalarPercpuVar;
         for (const op of ["read", "write"] as const) {
           const access = accessProgram(x, op).instructions.filter((i) => i.accessesMemory);
-          assert.equal(access.length, 1, `${arch} ${kind} ${op}`);
-          assert.equal(access[0].kind, kind, `${arch} ${kind} ${op}`);
+          const label = `${arch} ${kind} ${op}`;
+          if (arch === "riscv32" && (kind === "u64" || kind === "i64")) {
+            // RV32 has no 64-bit integer load: two 32-bit halves, a tick can fall between.
+            assert.deepEqual(access.map((i) => [i.kind, i.imm]).sort(), [["u32", 0], ["u32", 4]]);
+          } else {
+            assert.equal(access.length, 1, label);
+            assert.equal(access[0].kind, kind, label);
+          }
         }
       }
     }
@@ -336,7 +368,7 @@ function addValues(p: Percpu, kind: ScalarKind, a: Value, b: Value): Value {
 }
 
 function isPair(p: Percpu, kind: ScalarKind | null): boolean {
-  return p.arch === "arm" && (kind === "u64" || kind === "i64");
+  return p.pointerBytes === 4 && (kind === "u64" || kind === "i64");
 }
 
 function num(v: Value): number {
@@ -432,6 +464,12 @@ function execute(
         break;
       case Op.WriteSysreg:
         portOf(p).context.writeSysreg(SYSTEM_REGS[i.imm], num(regs[i.a]));
+        break;
+      case Op.SetLessThanU:
+        regs[i.d] =
+          BigInt.asUintN(32, regs[i.a] as bigint) < BigInt.asUintN(32, regs[i.b] as bigint)
+            ? 1n
+            : 0n;
         break;
       case Op.Nop:
         break;
@@ -665,5 +703,81 @@ Deno.test("executing a sysreg write moves the per-CPU register as writePercpuReg
       assert.equal(portOf(p).context.reg, p.percpuAreaBase(1));
       assert.equal(x.readCurrent(), 0x4321);
     });
+  }
+});
+
+Deno.test("riscv32: a u64 add is two loads, add/sltu/add/add, two stores", () => {
+  const x = createPercpu({ arch: "riscv32" }).defPercpu("X", u64, 0n);
+  assert.deepEqual(x.disassemble("add").slice(4), [
+    "lw a2, 0(a0)",
+    "lw a3, 4(a0)",
+    "add a2, a2, a4",
+    "sltu a6, a2, a4",
+    "add a3, a3, a5",
+    "add a3, a3, a6",
+    "sw a2, 0(a0)",
+    "sw a3, 4(a0)",
+  ]);
+  const usizeVar = createPercpu({ arch: "riscv32" }).defPercpu("N", usize, 0);
+  assert.equal(usizeVar.size, 4, "usize is 4 bytes on riscv32");
+});
+
+Deno.test("non-zero-vma: current_ptr keeps the crate's short shape on every arch", async (t) => {
+  for (const arch of ARCHES) {
+    await t.step(arch, () => {
+      const plain = createPercpu({ arch }).defPercpu("X", u64, 0n);
+      const vma = createPercpu({ arch, features: ["non-zero-vma"] }).defPercpu("X", u64, 0n);
+      for (const op of ["ptr", "read", "write", "add", "with-current"] as const) {
+        // register + symbol_vma(X): the register holds base − _percpu_load_start.
+        assert.deepEqual(vma.disassemble(op), plain.disassemble(op), op);
+      }
+      // Only offset() subtracts symbol_vma(_percpu_load_start).
+      const offset = vma.disassemble("offset");
+      assert.equal(offset.length, plain.disassemble("offset").length * 2 + 1);
+      assert.ok(offset.some((text) => text.includes("_percpu_load_start")));
+    });
+  }
+  await t.step("aarch64: movz #:abs_g0_nc: twice, as the crate", () => {
+    const x = createPercpu({ arch: "aarch64", features: ["non-zero-vma"] }).defPercpu("X", u8, 0);
+    assert.deepEqual(x.disassemble("offset"), [
+      "movz x1, #:abs_g0_nc:__PERCPU_X",
+      "movz x9, #:abs_g0_nc:_percpu_load_start",
+      "sub x1, x1, x9",
+    ]);
+    assert.ok(accessProgram(x, "ptr").instructions.every((i) => !/adrp|movk/.test(i.text)));
+  });
+});
+
+Deno.test("aarch64 non-zero-vma: the 16-bit symbol_vma and register bias cancel, as in the crate", () => {
+  const p = createPercpu({ arch: "aarch64", features: ["non-zero-vma"] });
+  const x = p.defPercpu("X", u32, 0);
+  const y = p.defPercpu("Y", u64, 0n);
+  p.init(2);
+  const loadStart = p.symbols()._percpu_load_start;
+  assert.equal(loadStart % 0x10000, 0, "the section starts 64 KiB-aligned");
+  for (let cpu = 0; cpu < 2; cpu++) {
+    p.initPercpuReg(cpu);
+    // write_percpu_reg stores tp − symbol_vma(_percpu_load_start): the low 16 bits, here 0.
+    assert.equal(portOf(p).context.reg, p.percpuAreaBase(cpu) - (loadStart % 0x10000));
+    assert.equal(p.readPercpuReg(), p.percpuAreaBase(cpu));
+    for (const v of [x, y]) {
+      assert.equal(v.symbolVma(), (loadStart + v.offset()) % 0x10000, "movz keeps 16 bits");
+      assert.equal(v.currentPtr(), p.percpuAreaBase(cpu) + v.offset());
+      const ptr = execute(p, accessProgram(v, "ptr"));
+      assert.equal(num(ptr.regs[0]), v.currentPtr(), "the listing computes current_ptr");
+    }
+  }
+});
+
+Deno.test("aarch64: a section that would straddle a 64 KiB boundary is refused", () => {
+  for (const features of [[], ["non-zero-vma"]] as Feature[][]) {
+    const p = createPercpu({ arch: "aarch64", features });
+    p.defPercpu("BIG", struct({ a: u64 }), { a: 0n });
+    const big = (n: number) => Array.from({ length: n }, () => 0);
+    p.defPercpu("FILL", array(u8, 0x10000 - 8), big(0x10000 - 8) as never);
+    assert.throws(
+      () => p.defPercpu("OVER", u64, 0n),
+      (e: Error) => e.name === "DefinitionError" && /64 KiB/.test(e.message),
+    );
   }
 });

@@ -20,6 +20,7 @@ import {
   type Type,
 } from "../mod.ts";
 import { SCALAR_TYPES } from "../lib/types.ts";
+import { archTable } from "../lib/isa/mod.ts";
 
 const NUM_RUNS = 150;
 
@@ -54,7 +55,7 @@ function valueArb(type: Type, arch: Arch): fc.Arbitrary<unknown> {
       maxLength: type.length,
     });
   }
-  return scalarValueArb(type.kind, arch === "arm" ? 4 : 8);
+  return scalarValueArb(type.kind, archTable(arch).pointerBytes);
 }
 
 function scalarValueArb(kind: ScalarKind, pointerBytes: 4 | 8): fc.Arbitrary<unknown> {

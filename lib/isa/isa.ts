@@ -12,7 +12,7 @@
  */
 
 import type { Arch, PercpuRegName } from "../arch.ts";
-import { type ScalarKind, scalarSize } from "../types.ts";
+import type { ScalarKind } from "../types.ts";
 
 /**
  * Register-transfer operations. `preg` is the per-CPU register of the CPU
@@ -66,6 +66,8 @@ export const Op = {
   WriteSysreg: 21,
   /** Does nothing: a task's own work between per-CPU accesses. */
   Nop: 22,
+  /** `d ← a < b` as unsigned 32-bit words (RISC-V `sltu`: the carry of a 64-bit add on RV32). */
+  SetLessThanU: 23,
 } as const;
 
 /** System registers a `WriteSysreg` can name, by `imm`. */
@@ -198,6 +200,12 @@ export interface AccessSymbols {
   readonly percpuReg: PercpuRegName;
 }
 
+/**
+ * How an architecture materialises a symbol's address (the crate's
+ * `symbol_vma()`): its instructions, leaving the value in `slot`.
+ */
+export type Materialize = (slot: Slot, name: string, vma: number) => Instruction[];
+
 /** A sequence whose memory accesses are typed by the variable's kind. */
 export type TypedSequence = (s: AccessSymbols, kind: ScalarKind) => Instruction[];
 
@@ -211,6 +219,13 @@ export interface ArchTable {
   readonly call: string;
   /** The per-CPU register for a feature set. */
   percpuReg(armEl2: boolean): PercpuRegName;
+  /**
+   * The value the arch's `symbol_vma()` sequence yields for a symbol at
+   * `vma`: the VMA itself, except on AArch64, whose `movz #:abs_g0_nc:`
+   * keeps the low 16 bits. Under `non-zero-vma` the register holds
+   * base − `symbolVma(_percpu_load_start)`, so the two truncations cancel.
+   */
+  symbolVma(vma: number): number;
   /** `T ←` the variable's offset from the area base (`X.offset()`). */
   offset(s: AccessSymbols): Instruction[];
   /** `P ←` the variable's address on the current CPU (`X.current_ptr()`). */
@@ -245,6 +260,46 @@ export interface ArchTable {
 }
 
 /**
+ * `current_ptr()` where the crate has no dedicated sequence (AArch64, ARM,
+ * RISC-V and LoongArch pointers): the per-CPU register into `P`, then
+ * `symbol_vma(X)` into `T`, then `P ← P + T`. The same three steps under
+ * `non-zero-vma`, where the register holds base − `_percpu_load_start`.
+ *
+ * @param readRegister The instruction copying the per-CPU register into `P`.
+ * @param materialize The arch's `symbol_vma()` sequence.
+ * @param add `P ← P + T`.
+ * @param s The variable.
+ * @returns The sequence.
+ */
+export function registerPlusSymbol(
+  readRegister: Instruction,
+  materialize: Materialize,
+  add: Instruction,
+  s: AccessSymbols,
+): Instruction[] {
+  return [readRegister, ...materialize(Reg.T, s.symbol, s.vma), add];
+}
+
+/**
+ * `X.offset()`: `symbol_vma(X)` into `T`, and under `non-zero-vma` minus
+ * `symbol_vma(_percpu_load_start)` (materialised into `U`).
+ *
+ * @param materialize The arch's `symbol_vma()` sequence.
+ * @param sub `T ← T − U`.
+ * @param s The variable.
+ * @returns The sequence.
+ */
+export function symbolOffset(
+  materialize: Materialize,
+  sub: Instruction,
+  s: AccessSymbols,
+): Instruction[] {
+  const symbol = materialize(Reg.T, s.symbol, s.vma);
+  if (s.loadStart === null) return symbol;
+  return [...symbol, ...materialize(Reg.U, "_percpu_load_start", s.loadStart), sub];
+}
+
+/**
  * Tells whether a kind is held in a floating-point register.
  *
  * @param kind A scalar kind.
@@ -262,7 +317,26 @@ export function isFloat(kind: ScalarKind): boolean {
  * @returns 1, 2, 4 or 8.
  */
 export function widthOf(kind: ScalarKind, pointerBytes: 4 | 8): 1 | 2 | 4 | 8 {
-  return scalarSize(kind, pointerBytes) as 1 | 2 | 4 | 8;
+  switch (kind) {
+    case "bool":
+    case "u8":
+    case "i8":
+      return 1;
+    case "u16":
+    case "i16":
+      return 2;
+    case "u32":
+    case "i32":
+    case "f32":
+      return 4;
+    case "u64":
+    case "i64":
+    case "f64":
+      return 8;
+    case "usize":
+    case "isize":
+      return pointerBytes;
+  }
 }
 
 /**

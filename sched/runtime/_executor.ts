@@ -287,6 +287,9 @@ export class Executor {
         this.trace.sysreg(cycle, cpu, task, name, r[insn.a] as number);
         return;
       }
+      case Op.SetLessThanU:
+        r[insn.d] = (r[insn.a] as number) >>> 0 < (r[insn.b] as number) >>> 0 ? 1 : 0;
+        return;
       case Op.Nop:
         return;
     }

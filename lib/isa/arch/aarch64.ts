@@ -5,9 +5,15 @@
  * plain load or store, so the register is sampled by the first instruction
  * and a migration before the last one hits the old CPU's area.
  *
- * With `non-zero-vma` the offset is `X − _percpu_load_start`; the crate
- * materialises `X` with `movz #:abs_g0_nc:` only, which keeps 16 bits, so a
- * `movk #:abs_g1_nc:` is added here to keep the full 32-bit symbol value.
+ * `symbol_vma()` is one `movz #:abs_g0_nc:`, which keeps the low 16 bits of
+ * the symbol. Under `non-zero-vma` the crate writes the register as
+ * base − `symbol_vma(_percpu_load_start)`, truncated the same way, so
+ * `register + symbol_vma(X)` is still the variable's address — as long as
+ * the section does not straddle a 64 KiB boundary (then the truncated
+ * difference is off by 64 KiB). This port's section starts 64 KiB-aligned
+ * and `defPercpu` refuses to grow it past 64 KiB on AArch64, which is
+ * exactly the condition under which the crate's 16-bit form is right, so no
+ * `movk` is ever needed.
  *
  * @module
  */
@@ -22,7 +28,9 @@ import {
   Op,
   page,
   Reg,
+  registerPlusSymbol,
   type Slot,
+  symbolOffset,
   SYSREGS,
   widthOf,
 } from "../isa.ts";
@@ -65,46 +73,23 @@ function addValue(kind: ScalarKind): Instruction {
   });
 }
 
-function loadStartInto(s: AccessSymbols): Instruction[] {
-  const start = s.loadStart ?? 0;
+/** `symbol_vma()`: one `movz #:abs_g0_nc:`, the symbol's low 16 bits. */
+function materialize(slot: Slot, name: string, vma: number): Instruction[] {
   return [
-    insn("adrp x9, _percpu_load_start", Op.Li, { d: U, imm: page(start) }),
-    insn("add x9, x9, #:lo12:_percpu_load_start", Op.AddImm, {
-      d: U,
-      a: U,
-      imm: start - page(start),
-    }),
+    insn(`movz x${NUMBER[slot]}, #:abs_g0_nc:${name}`, Op.Li, { d: slot, imm: vma % 0x10000 }),
   ];
-}
-
-function offset(s: AccessSymbols): Instruction[] {
-  const low = s.vma % 0x10000;
-  const seq = [insn(`movz x1, #:abs_g0_nc:${s.symbol}`, Op.Li, { d: T, imm: low })];
-  if (s.loadStart !== null) {
-    seq.push(
-      insn(`movk x1, #:abs_g1_nc:${s.symbol}, lsl #16`, Op.AddImm, {
-        d: T,
-        a: T,
-        imm: s.vma - low,
-      }),
-      ...loadStartInto(s),
-      insn("sub x1, x1, x9", Op.Sub, { d: T, a: T, b: U }),
-    );
-  }
-  return seq;
 }
 
 const ADD_OFFSET = insn("add x0, x0, x1", Op.Add, { d: P, a: P, b: T });
+const SUB_LOAD_START = insn("sub x1, x1, x9", Op.Sub, { d: T, a: T, b: U });
 
 function ptr(s: AccessSymbols): Instruction[] {
-  return [
+  return registerPlusSymbol(
     insn(`mrs x0, ${s.percpuReg}`, Op.MovPreg, { d: P }),
-    ...offset(s),
+    materialize,
     ADD_OFFSET,
-    ...(s.loadStart === null
-      ? []
-      : [...loadStartInto(s), insn("add x0, x0, x9", Op.Add, { d: P, a: P, b: U })]),
-  ];
+    s,
+  );
 }
 
 function naiveAddress(s: AccessSymbols): Instruction {
@@ -117,7 +102,8 @@ export const aarch64: ArchTable = {
   pointerBytes: 8,
   call: "bl",
   percpuReg: (armEl2) => armEl2 ? "TPIDR_EL2" : "TPIDR_EL1",
-  offset,
+  symbolVma: (vma) => vma % 0x10000,
+  offset: (s) => symbolOffset(materialize, SUB_LOAD_START, s),
   ptr,
   read: (s, kind) => [...ptr(s), ldr(kind, "[x0]", P, 0, P)],
   write: (s, kind) => [...ptr(s), str(kind, "[x0]", P, 0)],

@@ -4,8 +4,9 @@
  * goes through `current_ptr()`. `usize` is 4 bytes, and 64-bit integers live
  * in register pairs: `ldrd`/`strd` move them, `adds` + `adc` add them.
  *
- * (The crate's own code reads `c13, c0, 3`, the user-read-only TPIDRURO;
- * this table follows the register this project documents, TPIDRPRW.)
+ * The crate reads `c13, c0, 4` (TPIDRPRW) since 0.3.1, as this table does;
+ * its 0.2.1–0.3.0 releases read `c13, c0, 3` (TPIDRURO, which user space
+ * can read and Linux uses for its TLS pointer), a bug fixed upstream.
  *
  * @module
  */
@@ -19,7 +20,9 @@ import {
   isSigned,
   Op,
   Reg,
+  registerPlusSymbol,
   type Slot,
+  symbolOffset,
   SYSREGS,
   widthOf,
 } from "../isa.ts";
@@ -97,29 +100,16 @@ function materialize(slot: Slot, name: string, value: number): Instruction[] {
   ];
 }
 
-function offset(s: AccessSymbols): Instruction[] {
-  const seq = materialize(T, s.symbol, s.vma);
-  if (s.loadStart !== null) {
-    seq.push(
-      ...materialize(U, "_percpu_load_start", s.loadStart),
-      insn("sub r1, r1, ip", Op.Sub, { d: T, a: T, b: U }),
-    );
-  }
-  return seq;
-}
-
 const ADD_OFFSET = insn("add r0, r0, r1", Op.Add, { d: P, a: P, b: T });
+const SUB_LOAD_START = insn("sub r1, r1, ip", Op.Sub, { d: T, a: T, b: U });
 
 function ptr(s: AccessSymbols): Instruction[] {
-  return [
+  return registerPlusSymbol(
     insn("mrc p15, 0, r0, c13, c0, 4", Op.MovPreg, { d: P }),
-    ...offset(s),
+    materialize,
     ADD_OFFSET,
-    ...(s.loadStart === null ? [] : [
-      ...materialize(U, "_percpu_load_start", s.loadStart),
-      insn("add r0, r0, ip", Op.Add, { d: P, a: P, b: U }),
-    ]),
-  ];
+    s,
+  );
 }
 
 /** The 32-bit ARM access sequences. */
@@ -128,7 +118,8 @@ export const arm: ArchTable = {
   pointerBytes: 4,
   call: "bl",
   percpuReg: () => "TPIDRPRW",
-  offset,
+  symbolVma: (vma) => vma,
+  offset: (s) => symbolOffset(materialize, SUB_LOAD_START, s),
   ptr,
   read: (s, kind) => [...ptr(s), ldr(kind, "[r0]", P, 0, P)],
   write: (s, kind) => [...ptr(s), str(kind, "[r0]", P, 0)],

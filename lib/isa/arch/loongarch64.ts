@@ -19,7 +19,9 @@ import {
   Op,
   page,
   Reg,
+  registerPlusSymbol,
   type Slot,
+  symbolOffset,
   SYSREGS,
   widthOf,
 } from "../isa.ts";
@@ -109,29 +111,16 @@ function addValue(kind: ScalarKind): Instruction {
   });
 }
 
-function offset(s: AccessSymbols): Instruction[] {
-  const seq = materialize(T, s.symbol, s.vma);
-  if (s.loadStart !== null) {
-    seq.push(
-      ...materialize(U, "_percpu_load_start", s.loadStart),
-      insn("sub.d $t0, $t0, $t1", Op.Sub, { d: T, a: T, b: U }),
-    );
-  }
-  return seq;
-}
-
 const ADD_OFFSET = insn("add.d $a0, $a0, $t0", Op.Add, { d: P, a: P, b: T });
+const SUB_LOAD_START = insn("sub.d $t0, $t0, $t1", Op.Sub, { d: T, a: T, b: U });
 
 function ptr(s: AccessSymbols): Instruction[] {
-  return [
+  return registerPlusSymbol(
     insn("move $a0, $r21", Op.MovPreg, { d: P }),
-    ...offset(s),
+    materialize,
     ADD_OFFSET,
-    ...(s.loadStart === null ? [] : [
-      ...materialize(U, "_percpu_load_start", s.loadStart),
-      insn("add.d $a0, $a0, $t1", Op.Add, { d: P, a: P, b: U }),
-    ]),
-  ];
+    s,
+  );
 }
 
 function naiveBase(s: AccessSymbols): Instruction {
@@ -148,7 +137,8 @@ export const loongarch64: ArchTable = {
   pointerBytes: 8,
   call: "bl",
   percpuReg: () => "$r21",
-  offset,
+  symbolVma: (vma) => vma,
+  offset: (s) => symbolOffset(materialize, SUB_LOAD_START, s),
   ptr,
   read: (s, kind) => [...materialize(P, s.symbol, s.vma), loadR21(kind, P)],
   write: (s, kind) => [...materialize(P, s.symbol, s.vma), storeR21(kind)],

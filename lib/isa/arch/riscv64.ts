@@ -16,8 +16,10 @@ import {
   isSigned,
   Op,
   Reg,
+  registerPlusSymbol,
   riscvHi,
   type Slot,
+  symbolOffset,
   SYSREGS,
   widthOf,
 } from "../isa.ts";
@@ -101,29 +103,11 @@ function lo(s: AccessSymbols): [string, number] {
   return [`%lo(${s.symbol})`, s.vma - riscvHi(s.vma)];
 }
 
-function offset(s: AccessSymbols): Instruction[] {
-  const seq = materialize(T, s.symbol, s.vma);
-  if (s.loadStart !== null) {
-    seq.push(
-      ...materialize(U, "_percpu_load_start", s.loadStart),
-      insn("sub a5, a5, a6", Op.Sub, { d: T, a: T, b: U }),
-    );
-  }
-  return seq;
-}
-
 const ADD_OFFSET = insn("add a0, a0, a5", Op.Add, { d: P, a: P, b: T });
+const SUB_LOAD_START = insn("sub a5, a5, a6", Op.Sub, { d: T, a: T, b: U });
 
 function ptr(s: AccessSymbols): Instruction[] {
-  return [
-    insn("mv a0, gp", Op.MovPreg, { d: P }),
-    ...offset(s),
-    ADD_OFFSET,
-    ...(s.loadStart === null ? [] : [
-      ...materialize(U, "_percpu_load_start", s.loadStart),
-      insn("add a0, a0, a6", Op.Add, { d: P, a: P, b: U }),
-    ]),
-  ];
+  return registerPlusSymbol(insn("mv a0, gp", Op.MovPreg, { d: P }), materialize, ADD_OFFSET, s);
 }
 
 const PCREL_LO = "%pcrel_lo(.Lpcrel_hi0)";
@@ -138,7 +122,8 @@ export const riscv64: ArchTable = {
   pointerBytes: 8,
   call: "call",
   percpuReg: () => "gp",
-  offset,
+  symbolVma: (vma) => vma,
+  offset: (s) => symbolOffset(materialize, SUB_LOAD_START, s),
   ptr,
   read: (s, kind) => [...gpBase(s), load(kind, ...lo(s), P)],
   write: (s, kind) => [...gpBase(s), store(kind, ...lo(s))],

@@ -16,6 +16,7 @@ import {
   Op,
   Reg,
   type Slot,
+  symbolOffset,
   SYSREGS,
   widthOf,
 } from "../isa.ts";
@@ -66,18 +67,21 @@ function floatAdd(
   ];
 }
 
+/** `symbol_vma()`: `mov r32, offset X` (the section lies below 4 GiB). */
+function materialize(slot: Slot, name: string, vma: number): Instruction[] {
+  return [insn(`mov ${reg(slot, "u32")}, offset ${name}`, Op.Li, { d: slot, imm: vma })];
+}
+
+const SUB_LOAD_START = insn("sub esi, edi", Op.Sub, { d: T, a: T, b: U });
+
 /** The x86_64 access sequences. */
 export const x86_64: ArchTable = {
   arch: "x86_64",
   pointerBytes: 8,
   call: "call",
   percpuReg: () => "GS_BASE",
-  offset: (s) => [
-    insn(`mov esi, offset ${s.symbol}`, Op.Li, { d: T, imm: s.vma }),
-    ...(s.loadStart === null ? [] : [
-      insn("sub esi, offset _percpu_load_start", Op.AddImm, { d: T, a: T, imm: -s.loadStart }),
-    ]),
-  ],
+  symbolVma: (vma) => vma,
+  offset: (s) => symbolOffset(materialize, SUB_LOAD_START, s),
   ptr: (s) => [
     insn("mov rax, qword ptr gs:[offset __PERCPU_SELF_PTR]", Op.LoadPreg, {
       d: P,
