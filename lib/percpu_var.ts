@@ -124,7 +124,7 @@ export interface PercpuVar<T extends Type = Type> {
    * @returns One string per instruction.
    * @throws {RangeError} On an op this variable does not have.
    */
-  disassemble(op: AccessOp, options?: ProgramOptions): string[];
+  disassemble(op: AccessOp, options?: { readonly cpu?: number; readonly fn?: string }): string[];
 }
 
 /** A per-CPU variable of a scalar type, with the crate's direct accessors. */
