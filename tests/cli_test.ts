@@ -70,7 +70,7 @@ Deno.test("sim is deterministic: same flags, same traceHash", async () => {
 });
 
 Deno.test("sim without --json prints a report naming the first violation", async () => {
-  const { code, out } = await cli("sim", "--arch", "aarch64", "--seed", "3");
+  const { code, out } = await cli("sim", "--arch", "aarch64", "--tasks", "3", "--seed", "3");
   assert.equal(code, 0);
   assert.match(out, /CORRUPTED/);
   assert.match(out, /first: cycle \d+, task\d running on CPU \d executed `(ldr|str) x2, \[x0\]`/);
@@ -79,14 +79,17 @@ Deno.test("sim without --json prints a report naming the first violation", async
 
 Deno.test("bad options exit 2 with one line naming the option and what it accepts", async (t) => {
   const cases: [string[], RegExp][] = [
-    [["sim", "--arch", "mips"], /--arch must be one of x86_64, aarch64, riscv64, loongarch64, arm/],
-    [["sim", "--features", "preempt,turbo"], /--features must be one of sp-naive, preempt/],
-    [["sim", "--policy", "fifo"], /--policy must be one of cooperative, preemptive/],
-    [["sim", "--cpus", "0"], /--cpus must be an integer from 1 to 64/],
-    [["sim", "--tasks", "many"], /--tasks must be an integer .* got string "many"/],
-    [["sim", "--access", "xchg"], /--access must be one of with-current, read-write, add/],
-    [["sim", "--scenario", "el2-guest"], /--scenario el2-guest needs --arch aarch64/],
-    [["sim", "--features", "sp-naive", "--cpus", "4"], /--cpus must be 1 with sp-naive/],
+    [["sim", "--arch", "mips"], /arch must be one of x86_64, aarch64, riscv64, loongarch64, arm/],
+    [["sim", "--features", "preempt,turbo"], /features must be one of sp-naive, preempt/],
+    [["sim", "--policy", "fifo"], /policy must be one of cooperative, preemptive/],
+    [["sim", "--cpus", "0"], /cpus must be an integer from 1 to 64/],
+    [["sim", "--tasks", "many"], /tasks must be a number, got string "many"/],
+    [["sim", "--access", "xchg"], /access must be one of with-current, read-write, add/],
+    [["sim", "--scenario", "el2-guest"], /scenario el2-guest needs arch aarch64/],
+    [
+      ["sim", "--features", "sp-naive", "--cpus", "4"],
+      /cpus must be an integer from 1 to 1 with features sp-naive/,
+    ],
     [["sim", "--bogus"], /Unknown option '--bogus'/],
     [["sim", "--seed"], /--seed/],
     [["frobnicate"], /unknown command "frobnicate"; accepted: sim/],

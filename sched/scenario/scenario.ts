@@ -90,16 +90,11 @@ function counterTask(counter: ScalarPercpuVar<"u64">, iters: number, access: Acc
 /**
  * Builds a scenario.
  *
- * @param options Arch, features, task count, iterations, access mode, scenario.
+ * @param options Arch, features, task count, iterations, access mode,
+ *   scenario: checked already (`resolveSimOptions`).
  * @returns The scenario.
- * @throws {RangeError} When `el2-guest` is asked for on an arch other than `aarch64`.
  */
 export function buildScenario(options: ScenarioOptions): Scenario {
-  if (options.scenario === "el2-guest" && options.arch !== "aarch64") {
-    throw new RangeError(
-      `--scenario el2-guest needs --arch aarch64 (TPIDR_EL1/TPIDR_EL2), got ${options.arch}`,
-    );
-  }
   const percpu = createPercpu({ arch: options.arch, features: options.features });
   const counter = percpu.defPercpu("COUNTER", u64, 0n);
   const { tasks, iters, access } = options;
