@@ -170,13 +170,13 @@ export class Scheduler {
     } catch (error) {
       // A faulting instruction did not execute, but the task made progress:
       // its code is told about the fault.
-      executor.record = null;
+      if (record !== null) executor.record = null;
       cpu.ran = true;
       this.#lifecycle.fault(cpu, task, error, record);
       if (cpu.current === task && cpu.preemptPoint) this.#preemptionPoint(cpu, task, record);
       return;
     }
-    executor.record = null;
+    if (record !== null) executor.record = null;
     state.instructions++;
     cpu.ran = true;
     if (++task.pc === task.insns.length) this.#lifecycle.complete(task);

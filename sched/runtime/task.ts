@@ -22,7 +22,7 @@ import { SYSREGS } from "../../lib/isa/isa.ts";
 import type { PercpuVar, ScalarPercpuVar } from "../../lib/percpu_var.ts";
 import { scalarCodec } from "../../lib/_scalar_codec.ts";
 import type { ScalarKind, ScalarValue } from "../../lib/types.ts";
-import type { ProgramCache } from "./_programs.ts";
+import type { ProgramCache, ProgramEntry } from "./_programs.ts";
 import { Access, Control, ControlRequest } from "./_requests.ts";
 
 /**
@@ -56,6 +56,20 @@ export interface StepOptions {
 }
 
 const NO_OPTIONS: StepOptions = Object.freeze({});
+
+/**
+ * The program an operation used last, per operation of a task: a task's
+ * loop asks for the same access again and again, and a field comparison is
+ * cheaper than the machine's cache lookup.
+ */
+class LastProgram {
+  variable: unknown = null;
+  raw = false;
+  /** The closure of a `withCurrent`. */
+  fn: unknown = null;
+  entry: ProgramEntry | null = null;
+  kind: ScalarKind = "u8";
+}
 
 function scalarKind(variable: PercpuVar, what: string): ScalarKind {
   const kind = variable?.type?.kind;
@@ -103,6 +117,10 @@ export class TaskContext {
   /** The task's name. */
   readonly name: string;
   readonly #host: TaskHost;
+  readonly #lastRead = new LastProgram();
+  readonly #lastWrite = new LastProgram();
+  readonly #lastWithCurrent = new LastProgram();
+  readonly #lastAdd = new LastProgram();
 
   /**
    * Made by the machine for each task.
@@ -139,12 +157,16 @@ export class TaskContext {
     variable: ScalarPercpuVar<K>,
     options: StepOptions = NO_OPTIONS,
   ): Step<ScalarValue<K>> {
-    const kind = scalarKind(variable, "read");
-    const entry = this.#host.programs.access(
-      variable,
-      rawOf(options, "read") ? "read-raw" : "read",
-    );
-    return new Access(entry, kind, undefined, null, entry.program.result, false);
+    const raw = rawOf(options, "read");
+    const last = this.#lastRead;
+    if (last.variable !== variable || last.raw !== raw) {
+      last.kind = scalarKind(variable, "read");
+      last.entry = this.#host.programs.access(variable, raw ? "read-raw" : "read");
+      last.variable = variable;
+      last.raw = raw;
+    }
+    const entry = last.entry!;
+    return new Access(entry, last.kind, undefined, null, entry.program.result, false);
   }
 
   /**
@@ -160,10 +182,16 @@ export class TaskContext {
     value: ScalarValue<K>,
     options: StepOptions = NO_OPTIONS,
   ): Step {
-    const kind = this.#check(variable, value, "write");
     const raw = rawOf(options, "write");
-    const entry = this.#host.programs.access(variable, raw ? "write-raw" : "write");
-    return new Access(entry, kind, value, null, -1, false);
+    const last = this.#lastWrite;
+    if (last.variable !== variable || last.raw !== raw) {
+      last.kind = scalarKind(variable, "write");
+      last.entry = this.#host.programs.access(variable, raw ? "write-raw" : "write");
+      last.variable = variable;
+      last.raw = raw;
+    }
+    scalarCodec(last.kind, this.#host.pointerBytes).check(value, `${this.name}: write`);
+    return new Access(last.entry!, last.kind, value, null, -1, false);
   }
 
   /**
@@ -184,10 +212,17 @@ export class TaskContext {
     if (typeof f !== "function") {
       throw new TypeError(`withCurrent expects a function, got ${valueText(f)}`);
     }
-    const kind = scalarKind(variable, "withCurrent");
     const fn = f as (value: never) => unknown;
-    const entry = this.#host.programs.withCurrent(variable, rawOf(options, "withCurrent"), fn);
-    return new Access(entry, kind, undefined, fn, -1, false);
+    const raw = rawOf(options, "withCurrent");
+    const last = this.#lastWithCurrent;
+    if (last.variable !== variable || last.raw !== raw || last.fn !== fn) {
+      last.kind = scalarKind(variable, "withCurrent");
+      last.entry = this.#host.programs.withCurrent(variable, raw, fn);
+      last.variable = variable;
+      last.raw = raw;
+      last.fn = fn;
+    }
+    return new Access(last.entry!, last.kind, undefined, fn, -1, false);
   }
 
   /**
@@ -205,10 +240,16 @@ export class TaskContext {
     delta: ScalarValue<K>,
     options: StepOptions = NO_OPTIONS,
   ): Step {
-    const kind = scalarKind(variable, "add");
-    scalarCodec(kind, this.#host.pointerBytes).checkDelta(delta, `${this.name}: add`);
-    const entry = this.#host.programs.access(variable, rawOf(options, "add") ? "add-raw" : "add");
-    return new Access(entry, kind, delta, null, -1, false);
+    const raw = rawOf(options, "add");
+    const last = this.#lastAdd;
+    if (last.variable !== variable || last.raw !== raw) {
+      last.kind = scalarKind(variable, "add");
+      last.entry = this.#host.programs.access(variable, raw ? "add-raw" : "add");
+      last.variable = variable;
+      last.raw = raw;
+    }
+    scalarCodec(last.kind, this.#host.pointerBytes).checkDelta(delta, `${this.name}: add`);
+    return new Access(last.entry!, last.kind, delta, null, -1, false);
   }
 
   /**
