@@ -16,7 +16,8 @@
  */
 
 import { checkInteger } from "../../lib/_check.ts";
-import { hex, valueText } from "../../lib/_describe.ts";
+import { hex } from "../../lib/_describe.ts";
+import { describeSafely } from "../_safe.ts";
 import type { SimEvent } from "../trace/trace.ts";
 import { printable } from "./_printable.ts";
 
@@ -102,20 +103,24 @@ interface Survey {
 function survey(input: TimelineInput): Survey {
   const events = input.events;
   if (!Array.isArray(events)) {
-    throw new TypeError(`renderTimelineSvg: events must be an array, got ${valueText(events)}`);
+    throw new TypeError(
+      `renderTimelineSvg: events must be an array, got ${describeSafely(events)}`,
+    );
   }
   if (!Array.isArray(input.taskNames)) {
     throw new TypeError(
-      `renderTimelineSvg: taskNames must be an array, got ${valueText(input.taskNames)}`,
+      `renderTimelineSvg: taskNames must be an array, got ${describeSafely(input.taskNames)}`,
     );
   }
   const cpus = checkInteger(input.cpus, "renderTimelineSvg: cpus", 1, 1024);
   if (typeof input.title !== "string") {
-    throw new TypeError(`renderTimelineSvg: title must be a string, got ${valueText(input.title)}`);
+    throw new TypeError(
+      `renderTimelineSvg: title must be a string, got ${describeSafely(input.title)}`,
+    );
   }
   if (input.subtitle !== undefined && typeof input.subtitle !== "string") {
     throw new TypeError(
-      `renderTimelineSvg: subtitle must be a string, got ${valueText(input.subtitle)}`,
+      `renderTimelineSvg: subtitle must be a string, got ${describeSafely(input.subtitle)}`,
     );
   }
   let cycles = 1;
@@ -129,8 +134,8 @@ function survey(input: TimelineInput): Survey {
     ) {
       throw new RangeError(
         `renderTimelineSvg: events[${i}] is not an event of a ${cpus}-CPU run (cycle ${
-          valueText(cycle)
-        }, cpu ${valueText(cpu)})`,
+          describeSafely(cycle)
+        }, cpu ${describeSafely(cpu)})`,
       );
     }
     if (cycle + 1 > cycles) cycles = cycle + 1;

@@ -14,7 +14,7 @@
  * @module
  */
 
-import { valueText } from "../../lib/_describe.ts";
+import { describeSafely } from "../_safe.ts";
 import type { KernelGuardIf } from "../../lib/guards.ts";
 import { SimulationError } from "../errors.ts";
 import type { PreemptHooks } from "./_executor.ts";
@@ -110,7 +110,9 @@ export class Kernel implements KernelGuardIf, PreemptHooks {
     if (state !== 0 && state !== 1) {
       throw new SimulationError(
         "InvalidIrqState",
-        `local_irq_restore expects a state from local_irq_save (0 or 1), got ${valueText(state)}`,
+        `local_irq_restore expects a state from local_irq_save (0 or 1), got ${
+          describeSafely(state)
+        }`,
       );
     }
     cpu.irqEnabled = state === 1;

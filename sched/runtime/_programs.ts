@@ -9,16 +9,19 @@
 
 import type { AccessOp, AccessProgram } from "../../lib/isa/access_program.ts";
 import type { PercpuRegName } from "../../lib/arch.ts";
-import { valueText } from "../../lib/_describe.ts";
+import { describeSafely } from "../_safe.ts";
 import { insn, Op, Reg } from "../../lib/isa/isa.ts";
 import { type CorePort, programOf } from "../../lib/_port.ts";
 import type { PercpuVar } from "../../lib/percpu_var.ts";
+import type { ScalarKind } from "../../lib/types.ts";
 import { type DecodedInsn, decodeProgram } from "./_executor.ts";
 
 /** A program, decoded, with its number in this cache. */
 export interface ProgramEntry {
   /** The program, as `disassemble()` prints it. */
   readonly program: AccessProgram;
+  /** The kind of the value it reads or writes (`usize` for addresses). */
+  readonly valueKind: ScalarKind;
   /** Its instructions, decoded for the executor. */
   readonly insns: readonly DecodedInsn[];
   /** A small number, stable for the machine's life (state fingerprints use it). */
@@ -60,12 +63,13 @@ export class ProgramCache {
   constructor(port: CorePort, pointerBytes: 4 | 8) {
     this.#port = port;
     this.#pointerBytes = pointerBytes;
-    this.work = this.#entry(NOP_PROGRAM);
+    this.work = this.#entry(NOP_PROGRAM, "u8");
   }
 
-  #entry(program: AccessProgram): ProgramEntry {
+  #entry(program: AccessProgram, valueKind: ScalarKind): ProgramEntry {
     return Object.freeze({
       program,
+      valueKind,
       insns: decodeProgram(program, this.#pointerBytes),
       id: this.#count++,
       cache: this,
@@ -77,21 +81,26 @@ export class ProgramCache {
    *
    * @param variable A variable of this machine's system.
    * @param op Which access.
+   * @param what The operation, for messages (e.g. `read`).
    * @param options The remote CPU, or the closure's name.
    * @returns The entry.
-   * @throws {TypeError} When `variable` is not a variable of this system.
-   * @throws {RangeError} On an op the variable does not have, or a bad CPU.
+   * @throws {TypeError} When `variable` is not a variable of this system, or
+   *   not a scalar where the access needs one.
    */
   access(
     variable: PercpuVar,
     op: AccessOp,
+    what: string,
     options?: { readonly cpu?: number; readonly fn?: string },
   ): ProgramEntry {
     let entries = this.#variables.get(variable);
     if (entries === undefined) {
+      // Identity first: nothing of an unknown value (a Proxy, say) is read.
       if (!this.#port.owns(variable)) {
         throw new TypeError(
-          `expected a variable of this machine's per-CPU system, got ${valueText(variable)}`,
+          `${what}: expected a variable of this machine's per-CPU system, got ${
+            describeSafely(variable)
+          }`,
         );
       }
       entries = new Map();
@@ -101,7 +110,7 @@ export class ProgramCache {
     const found = entries.get(op);
     if (variant === undefined) {
       if (found !== undefined) return found as ProgramEntry;
-      const entry = this.#entry(programOf(variable, op));
+      const entry = this.#build(variable, op, what);
       entries.set(op, entry);
       return entry;
     }
@@ -109,10 +118,27 @@ export class ProgramCache {
     if (variants === undefined) entries.set(op, variants = new Map());
     let entry = variants.get(variant);
     if (entry === undefined) {
-      entry = this.#entry(programOf(variable, op, options));
+      entry = this.#build(variable, op, what, options);
       variants.set(variant, entry);
     }
     return entry;
+  }
+
+  #build(
+    variable: PercpuVar,
+    op: AccessOp,
+    what: string,
+    options?: { readonly cpu?: number; readonly fn?: string },
+  ): ProgramEntry {
+    const kind = variable.type.kind;
+    const scalar = kind !== "struct" && kind !== "array";
+    if (op === "ptr") return this.#entry(programOf(variable, op, options), "usize");
+    if (!scalar) {
+      throw new TypeError(
+        `${what} needs a scalar per-CPU variable, got ${variable.name} (a ${kind})`,
+      );
+    }
+    return this.#entry(programOf(variable, op, options), kind);
   }
 
   /**
@@ -128,8 +154,14 @@ export class ProgramCache {
   withCurrent(variable: PercpuVar, raw: boolean, f: (value: never) => unknown): ProgramEntry {
     const cached = this.#closures.get(f);
     if (cached?.variable === variable && cached.raw === raw) return cached.entry;
-    const name = typeof f.name === "string" && f.name !== "" ? f.name : "f";
-    const entry = this.access(variable, raw ? "with-current-raw" : "with-current", { fn: name });
+    let name = "f";
+    try {
+      if (typeof f.name === "string" && f.name !== "") name = f.name;
+    } catch {
+      // A Proxy of a function whose traps throw: listed as `f`.
+    }
+    const op = raw ? "with-current-raw" : "with-current";
+    const entry = this.access(variable, op, "withCurrent", { fn: name });
     this.#closures.set(f, { variable, raw, entry });
     return entry;
   }
@@ -143,12 +175,15 @@ export class ProgramCache {
   sysreg(reg: PercpuRegName): ProgramEntry {
     let entry = this.#sysregs.get(reg);
     if (entry === undefined) {
-      entry = this.#entry(Object.freeze({
-        op: "write-raw" as AccessOp,
-        instructions: Object.freeze(this.#port.table.writeSysreg(reg)),
-        result: -1,
-        input: Reg.V,
-      }));
+      entry = this.#entry(
+        Object.freeze({
+          op: "write-raw" as AccessOp,
+          instructions: Object.freeze(this.#port.table.writeSysreg(reg)),
+          result: -1,
+          input: Reg.V,
+        }),
+        "usize",
+      );
       this.#sysregs.set(reg, entry);
     }
     return entry;

@@ -29,7 +29,7 @@
  * @module
  */
 
-import { valueText } from "../../lib/_describe.ts";
+import { describeSafely } from "../_safe.ts";
 import type { Decisions, Policy } from "./decisions.ts";
 import type { Executor } from "./_executor.ts";
 import type { Kernel } from "./_kernel.ts";
@@ -50,12 +50,12 @@ import {
 /** An index a {@linkcode Decisions} method returned, checked. */
 function checkChoice(value: unknown, method: string, min: number, below: number): number {
   if (typeof value !== "number") {
-    throw new TypeError(`decisions.${method} must return a number, got ${valueText(value)}`);
+    throw new TypeError(`decisions.${method} must return a number, got ${describeSafely(value)}`);
   }
   if (!Number.isInteger(value) || value < min || value >= below) {
     throw new RangeError(
       `decisions.${method} must return an integer from ${min} to ${below - 1}, got ${
-        valueText(value)
+        describeSafely(value)
       }`,
     );
   }
@@ -152,7 +152,7 @@ export class Scheduler {
   #askTick(cpu: SimCpu, task: SimTask): boolean {
     const answer = this.decisions.tick(cpu.id, task.preemptCount === 0 && cpu.irqEnabled);
     if (typeof answer !== "boolean") {
-      throw new TypeError(`decisions.tick must return a boolean, got ${valueText(answer)}`);
+      throw new TypeError(`decisions.tick must return a boolean, got ${describeSafely(answer)}`);
     }
     return answer;
   }

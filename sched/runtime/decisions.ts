@@ -11,7 +11,7 @@
  */
 
 import { checkInteger, checkOneOf } from "../../lib/_check.ts";
-import { valueText } from "../../lib/_describe.ts";
+import { describeSafely } from "../_safe.ts";
 import { Prng } from "./prng.ts";
 
 /**
@@ -277,10 +277,10 @@ export class SeededPolicy implements Decisions {
 
 function probability(value: unknown, what: string): number {
   if (typeof value !== "number") {
-    throw new TypeError(`${what} must be a number from 0 to 1, got ${valueText(value)}`);
+    throw new TypeError(`${what} must be a number from 0 to 1, got ${describeSafely(value)}`);
   }
   if (!(value >= 0 && value <= 1)) {
-    throw new RangeError(`${what} must be a probability from 0 to 1, got ${valueText(value)}`);
+    throw new RangeError(`${what} must be a probability from 0 to 1, got ${describeSafely(value)}`);
   }
   return value;
 }

@@ -200,6 +200,7 @@ export class Machine {
       currentCpu: (task) => state.tasks[task].lastCpu,
       programs: this.#programs,
       pointerBytes: percpu.pointerBytes,
+      cpus: this.cpus,
     };
     this.#areas = this.#boot(null);
     this.#openPort();
@@ -340,7 +341,19 @@ export class Machine {
     }
     const { name, cpu } = resolved;
     const context = new TaskContext(id, name, this.#host);
-    const generator = checkGenerator(name, body(context));
+    let made: unknown;
+    try {
+      made = body(context);
+    } catch (error) {
+      // Calling a generator function runs none of its code: this body is not one.
+      throw new TypeError(
+        `spawn: ${name}'s body must be a generator function (function*); calling it threw ${
+          describeSafely(error)
+        }`,
+        { cause: error },
+      );
+    }
+    const generator = checkGenerator(name, made);
     const task = new SimTask(id, name, context, generator);
     state.tasks.push(task);
     this.#queues.enqueue(this.#cpus[cpu], task, null);

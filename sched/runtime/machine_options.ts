@@ -6,7 +6,7 @@
  */
 
 import { checkInteger, checkOneOf, checkOptions } from "../../lib/_check.ts";
-import { valueText } from "../../lib/_describe.ts";
+import { describeSafely } from "../_safe.ts";
 import type { Percpu } from "../../lib/percpu.ts";
 import { type CorePort, portOf } from "../../lib/_port.ts";
 import { type Decisions, POLICIES, type Policy, SeededPolicy } from "./decisions.ts";
@@ -97,7 +97,7 @@ export function resolveMachineOptions(options: MachineOptions): ResolvedMachineO
   } catch {
     throw new TypeError(
       `Machine: percpu must be a per-CPU system made by createPercpu(), got ${
-        valueText(given.percpu)
+        describeSafely(given.percpu)
       }`,
     );
   }
@@ -111,14 +111,14 @@ export function resolveMachineOptions(options: MachineOptions): ResolvedMachineO
     throw new RangeError(
       `Machine: cpus must be an integer from 1 to ${limit} (this system has at most ${limit} CPU${
         limit === 1 ? "" : "s"
-      }), got ${valueText(cpus)}`,
+      }), got ${describeSafely(cpus)}`,
     );
   }
   checkInteger(cpus, "Machine: cpus", 1, limit);
   const policy = checkOneOf(given.policy ?? "preemptive", POLICIES, "Machine: policy");
   const record = given.record ?? false;
   if (typeof record !== "boolean") {
-    throw new TypeError(`Machine: record must be a boolean, got ${valueText(record)}`);
+    throw new TypeError(`Machine: record must be a boolean, got ${describeSafely(record)}`);
   }
   const maxCycles = checkInteger(given.maxCycles ?? 10_000_000, "Machine: maxCycles", 1);
   let decisions = given.decisions;
@@ -142,7 +142,7 @@ function checkDecisions(decisions: unknown): asserts decisions is Decisions {
   if (typeof decisions !== "object" || decisions === null) {
     throw new TypeError(
       `Machine: decisions must be an object with ${DECISION_METHODS.join(", ")}, got ${
-        valueText(decisions)
+        describeSafely(decisions)
       }`,
     );
   }
@@ -150,7 +150,7 @@ function checkDecisions(decisions: unknown): asserts decisions is Decisions {
     const value = (decisions as Record<string, unknown>)[method];
     if (typeof value !== "function") {
       throw new TypeError(
-        `Machine: decisions.${method} must be a function, got ${valueText(value)}`,
+        `Machine: decisions.${method} must be a function, got ${describeSafely(value)}`,
       );
     }
   }
@@ -174,7 +174,7 @@ export function resolveSpawnOptions(
   const given = checkOptions(options, ["name", "cpu"], "spawn");
   const name = given.name ?? `task${id}`;
   if (typeof name !== "string") {
-    throw new TypeError(`spawn: name must be a string, got ${valueText(name)}`);
+    throw new TypeError(`spawn: name must be a string, got ${describeSafely(name)}`);
   }
   const cpu = checkInteger(given.cpu ?? id % cpus, "spawn: cpu", 0, cpus - 1);
   return { name, cpu };

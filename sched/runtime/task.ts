@@ -16,7 +16,7 @@
 
 import type { PercpuRegName } from "../../lib/arch.ts";
 import { checkInteger, checkOneOf } from "../../lib/_check.ts";
-import { valueText } from "../../lib/_describe.ts";
+import { describeSafely } from "../_safe.ts";
 import { IrqSave, NoPreempt, NoPreemptIrqSave } from "../../lib/guards.ts";
 import { SYSREGS } from "../../lib/isa/isa.ts";
 import type { PercpuVar, ScalarPercpuVar } from "../../lib/percpu_var.ts";
@@ -47,6 +47,8 @@ export interface TaskHost {
   readonly programs: ProgramCache;
   /** `usize` width. */
   readonly pointerBytes: 4 | 8;
+  /** The machine's CPU count (remote accesses name one of them). */
+  readonly cpus: number;
 }
 
 /** Options of the stepped accessors. */
@@ -68,23 +70,19 @@ class LastProgram {
   /** The closure of a `withCurrent`. */
   fn: unknown = null;
   entry: ProgramEntry | null = null;
-  kind: ScalarKind = "u8";
 }
 
-function scalarKind(variable: PercpuVar, what: string): ScalarKind {
-  const kind = variable?.type?.kind;
-  if (kind === undefined || kind === "struct" || kind === "array") {
-    throw new TypeError(`${what} needs a scalar per-CPU variable, got ${valueText(variable)}`);
-  }
-  return kind;
-}
-
-/** The `raw` option, checked. */
+/** The `raw` option, checked (a hostile options object is a `TypeError`, not its own error). */
 function rawOf(options: StepOptions, what: string): boolean {
-  const raw = options?.raw;
+  let raw: unknown;
+  try {
+    raw = options?.raw;
+  } catch {
+    throw new TypeError(`${what}: its options could not be read`);
+  }
   if (raw === undefined) return false;
   if (typeof raw !== "boolean") {
-    throw new TypeError(`${what}: raw must be a boolean, got ${valueText(raw)}`);
+    throw new TypeError(`${what}: raw must be a boolean, got ${describeSafely(raw)}`);
   }
   return raw;
 }
@@ -160,13 +158,12 @@ export class TaskContext {
     const raw = rawOf(options, "read");
     const last = this.#lastRead;
     if (last.variable !== variable || last.raw !== raw) {
-      last.kind = scalarKind(variable, "read");
-      last.entry = this.#host.programs.access(variable, raw ? "read-raw" : "read");
+      last.entry = this.#host.programs.access(variable, raw ? "read-raw" : "read", "read");
       last.variable = variable;
       last.raw = raw;
     }
     const entry = last.entry!;
-    return new Access(entry, last.kind, undefined, null, entry.program.result, false);
+    return new Access(entry, entry.valueKind, undefined, null, entry.program.result, false);
   }
 
   /**
@@ -185,13 +182,13 @@ export class TaskContext {
     const raw = rawOf(options, "write");
     const last = this.#lastWrite;
     if (last.variable !== variable || last.raw !== raw) {
-      last.kind = scalarKind(variable, "write");
-      last.entry = this.#host.programs.access(variable, raw ? "write-raw" : "write");
+      last.entry = this.#host.programs.access(variable, raw ? "write-raw" : "write", "write");
       last.variable = variable;
       last.raw = raw;
     }
-    scalarCodec(last.kind, this.#host.pointerBytes).check(value, `${this.name}: write`);
-    return new Access(last.entry!, last.kind, value, null, -1, false);
+    const entry = last.entry!;
+    scalarCodec(entry.valueKind, this.#host.pointerBytes).check(value, `${this.name}: write`);
+    return new Access(entry, entry.valueKind, value, null, -1, false);
   }
 
   /**
@@ -210,19 +207,19 @@ export class TaskContext {
     options: StepOptions = NO_OPTIONS,
   ): Step {
     if (typeof f !== "function") {
-      throw new TypeError(`withCurrent expects a function, got ${valueText(f)}`);
+      throw new TypeError(`withCurrent expects a function, got ${describeSafely(f)}`);
     }
     const fn = f as (value: never) => unknown;
     const raw = rawOf(options, "withCurrent");
     const last = this.#lastWithCurrent;
     if (last.variable !== variable || last.raw !== raw || last.fn !== fn) {
-      last.kind = scalarKind(variable, "withCurrent");
       last.entry = this.#host.programs.withCurrent(variable, raw, fn);
       last.variable = variable;
       last.raw = raw;
       last.fn = fn;
     }
-    return new Access(last.entry!, last.kind, undefined, fn, -1, false);
+    const entry = last.entry!;
+    return new Access(entry, entry.valueKind, undefined, fn, -1, false);
   }
 
   /**
@@ -243,13 +240,13 @@ export class TaskContext {
     const raw = rawOf(options, "add");
     const last = this.#lastAdd;
     if (last.variable !== variable || last.raw !== raw) {
-      last.kind = scalarKind(variable, "add");
-      last.entry = this.#host.programs.access(variable, raw ? "add-raw" : "add");
+      last.entry = this.#host.programs.access(variable, raw ? "add-raw" : "add", "add");
       last.variable = variable;
       last.raw = raw;
     }
-    scalarCodec(last.kind, this.#host.pointerBytes).checkDelta(delta, `${this.name}: add`);
-    return new Access(last.entry!, last.kind, delta, null, -1, false);
+    const entry = last.entry!;
+    scalarCodec(entry.valueKind, this.#host.pointerBytes).checkDelta(delta, `${this.name}: add`);
+    return new Access(entry, entry.valueKind, delta, null, -1, false);
   }
 
   /**
@@ -259,7 +256,7 @@ export class TaskContext {
    * @returns The address.
    */
   ptr(variable: PercpuVar): Step<number> {
-    const entry = this.#host.programs.access(variable, "ptr");
+    const entry = this.#host.programs.access(variable, "ptr", "ptr");
     return new Access(entry, "usize", undefined, null, 0, false);
   }
 
@@ -274,9 +271,9 @@ export class TaskContext {
     variable: ScalarPercpuVar<K>,
     cpu: number,
   ): Step<ScalarValue<K>> {
-    const kind = scalarKind(variable, "remoteRead");
-    const entry = this.#host.programs.access(variable, "remote-read", { cpu });
-    return new Access(entry, kind, undefined, null, entry.program.result, true);
+    checkInteger(cpu, "remoteRead: cpu", 0, this.#host.cpus - 1);
+    const entry = this.#host.programs.access(variable, "remote-read", "remoteRead", { cpu });
+    return new Access(entry, entry.valueKind, undefined, null, entry.program.result, true);
   }
 
   /**
@@ -291,9 +288,10 @@ export class TaskContext {
     cpu: number,
     value: ScalarValue<K>,
   ): Step {
-    const kind = this.#check(variable, value, "remoteWrite");
-    const entry = this.#host.programs.access(variable, "remote-write", { cpu });
-    return new Access(entry, kind, value, null, -1, true);
+    checkInteger(cpu, "remoteWrite: cpu", 0, this.#host.cpus - 1);
+    const entry = this.#host.programs.access(variable, "remote-write", "remoteWrite", { cpu });
+    scalarCodec(entry.valueKind, this.#host.pointerBytes).check(value, `${this.name}: remoteWrite`);
+    return new Access(entry, entry.valueKind, value, null, -1, true);
   }
 
   /**
@@ -367,11 +365,5 @@ export class TaskContext {
    */
   noPreemptIrqSave(): NoPreemptIrqSave {
     return new NoPreemptIrqSave();
-  }
-
-  #check(variable: PercpuVar, value: unknown, what: string): ScalarKind {
-    const kind = scalarKind(variable, what);
-    scalarCodec(kind, this.#host.pointerBytes).check(value, `${this.name}: ${what}`);
-    return kind;
   }
 }

@@ -6,7 +6,7 @@
 
 import { type Arch, ARCHES, type Feature, FEATURES } from "../../lib/arch.ts";
 import { checkInteger, checkOneOf, checkOptions } from "../../lib/_check.ts";
-import { valueText } from "../../lib/_describe.ts";
+import { describeSafely } from "../_safe.ts";
 import { createPercpu } from "../../lib/percpu.ts";
 import { portOf } from "../../lib/_port.ts";
 import { POLICIES, type Policy } from "../runtime/decisions.ts";
@@ -103,7 +103,7 @@ export function resolveSimOptions(options: SimOptions = {}): ResolvedSimOptions 
   const features = given.features ?? [];
   if (!Array.isArray(features)) {
     throw new TypeError(
-      `features must be a list of ${FEATURES.join(", ")}, got ${valueText(features)}`,
+      `features must be a list of ${FEATURES.join(", ")}, got ${describeSafely(features)}`,
     );
   }
   for (const feature of features) checkOneOf(feature, FEATURES, "features");
@@ -117,22 +117,24 @@ export function resolveSimOptions(options: SimOptions = {}): ResolvedSimOptions 
     throw new RangeError(
       `cpus must be an integer from 1 to ${limit} with features ${
         canonical.join(", ")
-      } (at most ${limit} CPU${limit === 1 ? "" : "s"}), got ${valueText(cpus)}`,
+      } (at most ${limit} CPU${limit === 1 ? "" : "s"}), got ${describeSafely(cpus)}`,
     );
   }
   checkInteger(cpus, "cpus", 1, limit);
   const scenario = checkOneOf(given.scenario ?? "counter", SCENARIOS, "scenario");
   if (scenario === "el2-guest" && arch !== "aarch64") {
     throw new RangeError(
-      `scenario el2-guest needs arch aarch64 (TPIDR_EL1 and TPIDR_EL2), got ${valueText(arch)}`,
+      `scenario el2-guest needs arch aarch64 (TPIDR_EL1 and TPIDR_EL2), got ${
+        describeSafely(arch)
+      }`,
     );
   }
   const record = given.record ?? false;
   if (typeof record !== "boolean") {
-    throw new TypeError(`record must be a boolean, got ${valueText(record)}`);
+    throw new TypeError(`record must be a boolean, got ${describeSafely(record)}`);
   }
   if (given.schedule !== undefined && typeof given.schedule !== "string") {
-    throw new TypeError(`schedule must be a string, got ${valueText(given.schedule)}`);
+    throw new TypeError(`schedule must be a string, got ${describeSafely(given.schedule)}`);
   }
   return {
     arch,
