@@ -131,3 +131,23 @@ Deno.test("same options and seed give the same trace hash; recording does not ch
   const hashes = new Set(SEEDS.map((seed) => simulate({ ...options, seed }).traceHash));
   assert.ok(hashes.size > SEEDS.length * 0.9, "different seeds give different traces");
 });
+
+Deno.test("three tasks on two CPUs: load balancing moves tasks mid-access; the guard makes it harmless", async (t) => {
+  for (const arch of ARCHES) {
+    await t.step(arch, () => {
+      const runs = SEEDS.slice(0, 8).map((seed) => simulate({ ...BASE, arch, tasks: 3, seed }));
+      assert.ok(runs.every((r) => r.pulls > 0), "the balancer moved tasks in every run");
+      assert.ok(runs.every((r) => r.corrupted));
+      assert.ok(
+        runs.reduce((n, r) => n + r.wrongCpuAccesses, 0) > 0,
+        "some access finished on another CPU than the one whose register it read",
+      );
+      for (const seed of SEEDS.slice(0, 8)) {
+        const guarded = simulate({ ...BASE, arch, tasks: 3, seed, features: ["preempt"] });
+        assert.equal(guarded.corrupted, false);
+        assert.equal(guarded.wrongCpuAccesses, 0);
+        assert.ok(guarded.pulls > 0);
+      }
+    });
+  }
+});

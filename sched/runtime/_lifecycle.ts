@@ -19,6 +19,7 @@ import type { ProgramCache } from "./_programs.ts";
 import { Access, type AccessRequest, ControlRequest } from "./_requests.ts";
 import type { RunQueues } from "./_run_queues.ts";
 import type { RunState, SimCpu, SimTask } from "./_state.ts";
+import type { TaskHost } from "./task.ts";
 import { STEP_EXIT, STEP_RESUME, STEP_SLEEP, STEP_YIELD, type StepRecord } from "./_step_record.ts";
 
 /**
@@ -45,6 +46,7 @@ function failureOf(task: SimTask, thrown: unknown): { message: string; error: un
 /** Resumes, starts, switches out and ends tasks. */
 export class Lifecycle {
   readonly #state: RunState;
+  readonly #host: TaskHost;
   readonly #current: CurrentContext;
   readonly #kernel: Kernel;
   readonly #queues: RunQueues;
@@ -54,6 +56,7 @@ export class Lifecycle {
 
   constructor(
     state: RunState,
+    host: TaskHost,
     current: CurrentContext,
     kernel: Kernel,
     queues: RunQueues,
@@ -61,6 +64,7 @@ export class Lifecycle {
     executor: Executor,
   ) {
     this.#state = state;
+    this.#host = host;
     this.#current = current;
     this.#kernel = kernel;
     this.#queues = queues;
@@ -123,9 +127,19 @@ export class Lifecycle {
         this.end(cpu, task, true, error, record);
         return false;
       }
-      if (request === undefined) {
+      // The common requests first, by identity: the operation just made, a
+      // bare yield, sched_yield. Anything else goes through brand checks.
+      if (request === this.#host.lastAccess) {
+        this.start(task, request as Access<unknown>);
+        return true;
+      }
+      if (request === undefined || request === ControlRequest.WORK) {
         this.start(task, this.#work);
         return true;
+      }
+      if (request === ControlRequest.YIELD) {
+        this.#yield(cpu, task, record);
+        return false;
       }
       if (Access.is(request) && request.entry.cache === this.#programs) {
         this.start(task, request);
@@ -137,11 +151,7 @@ export class Lifecycle {
             this.start(task, this.#work);
             return true;
           case "yield":
-            this.#kernel.switchOut(cpu, task, "yield");
-            this.#state.trace.leave("yield", this.#state.cycle, cpu.id, task.id);
-            task.state = "ready";
-            this.#queues.enqueue(cpu, task, record);
-            if (record !== null) record.events |= STEP_YIELD;
+            this.#yield(cpu, task, record);
             return false;
           case "sleep":
             this.#kernel.switchOut(cpu, task, "sleep");
@@ -167,6 +177,15 @@ export class Lifecycle {
       raise = true;
       value = error;
     }
+  }
+
+  /** `sched_yield`: the task goes to the back of its CPU's queue. */
+  #yield(cpu: SimCpu, task: SimTask, record: StepRecord | null): void {
+    this.#kernel.switchOut(cpu, task, "yield");
+    this.#state.trace.leave("yield", this.#state.cycle, cpu.id, task.id);
+    task.state = "ready";
+    this.#queues.enqueue(cpu, task, record);
+    if (record !== null) record.events |= STEP_YIELD;
   }
 
   /**

@@ -178,8 +178,16 @@ export class Machine {
     this.#queues = new RunQueues(state, this.#cpus);
     this.#programs = new ProgramCache(port, percpu.pointerBytes);
     this.#executor = new Executor(percpu, this.#handles, this.#current, state, this.#kernel);
+    this.#host = {
+      currentCpu: (task) => state.tasks[task].lastCpu,
+      programs: this.#programs,
+      pointerBytes: percpu.pointerBytes,
+      cpus: this.cpus,
+      lastAccess: null,
+    };
     this.#lifecycle = new Lifecycle(
       state,
+      this.#host,
       this.#current,
       this.#kernel,
       this.#queues,
@@ -196,12 +204,6 @@ export class Machine {
       resolved.policy,
       resolved.decisions,
     );
-    this.#host = {
-      currentCpu: (task) => state.tasks[task].lastCpu,
-      programs: this.#programs,
-      pointerBytes: percpu.pointerBytes,
-      cpus: this.cpus,
-    };
     this.#areas = this.#boot(null);
     this.#openPort();
   }
@@ -389,11 +391,12 @@ export class Machine {
       while (state.live > 0 && state.cycle < maxCycles) {
         for (let i = 0; i < cpus.length; i++) scheduler.step(cpus[i], null);
         scheduler.endCycle(null);
-        if (epoch() !== this.#bootEpoch) {
-          state.stopped = "system-reinitialized";
-          break;
-        }
+        // Only task code can set the system up again; looking every 256
+        // cycles (and at the end) stops such a run soon enough, and its
+        // verdict is "incomplete" either way.
+        if ((state.cycle & 255) === 0 && epoch() !== this.#bootEpoch) break;
       }
+      if (epoch() !== this.#bootEpoch) state.stopped = "system-reinitialized";
     } finally {
       this.#active = false;
       this.#kernel.running = null;

@@ -49,6 +49,12 @@ export interface TaskHost {
   readonly pointerBytes: 4 | 8;
   /** The machine's CPU count (remote accesses name one of them). */
   readonly cpus: number;
+  /**
+   * The access made last by any task of the machine: what a task yields is
+   * nearly always the operation it has just made, which the machine then
+   * recognises by identity rather than by a slower brand check.
+   */
+  lastAccess: unknown;
 }
 
 /** Options of the stepped accessors. */
@@ -133,6 +139,19 @@ export class TaskContext {
     this.#host = host;
   }
 
+  #made<T>(
+    entry: ProgramEntry,
+    valueKind: ScalarKind,
+    input: unknown,
+    fn: ((value: never) => unknown) | null,
+    result: number,
+    remote: boolean,
+  ): Access<T> {
+    const access = new Access<T>(entry, valueKind, input, fn, result, remote);
+    this.#host.lastAccess = access;
+    return access;
+  }
+
   /**
    * The CPU running this task now (`smp_processor_id()`): stale as soon as
    * the task can be preempted, which is the whole point.
@@ -163,7 +182,7 @@ export class TaskContext {
       last.raw = raw;
     }
     const entry = last.entry!;
-    return new Access(entry, entry.valueKind, undefined, null, entry.program.result, false);
+    return this.#made(entry, entry.valueKind, undefined, null, entry.program.result, false);
   }
 
   /**
@@ -188,7 +207,7 @@ export class TaskContext {
     }
     const entry = last.entry!;
     scalarCodec(entry.valueKind, this.#host.pointerBytes).check(value, `${this.name}: write`);
-    return new Access(entry, entry.valueKind, value, null, -1, false);
+    return this.#made(entry, entry.valueKind, value, null, -1, false);
   }
 
   /**
@@ -219,7 +238,7 @@ export class TaskContext {
       last.fn = fn;
     }
     const entry = last.entry!;
-    return new Access(entry, entry.valueKind, undefined, fn, -1, false);
+    return this.#made(entry, entry.valueKind, undefined, fn, -1, false);
   }
 
   /**
@@ -246,7 +265,7 @@ export class TaskContext {
     }
     const entry = last.entry!;
     scalarCodec(entry.valueKind, this.#host.pointerBytes).checkDelta(delta, `${this.name}: add`);
-    return new Access(entry, entry.valueKind, delta, null, -1, false);
+    return this.#made(entry, entry.valueKind, delta, null, -1, false);
   }
 
   /**
@@ -257,7 +276,7 @@ export class TaskContext {
    */
   ptr(variable: PercpuVar): Step<number> {
     const entry = this.#host.programs.access(variable, "ptr", "ptr");
-    return new Access(entry, "usize", undefined, null, 0, false);
+    return this.#made(entry, "usize", undefined, null, 0, false);
   }
 
   /**
@@ -273,7 +292,7 @@ export class TaskContext {
   ): Step<ScalarValue<K>> {
     checkInteger(cpu, "remoteRead: cpu", 0, this.#host.cpus - 1);
     const entry = this.#host.programs.access(variable, "remote-read", "remoteRead", { cpu });
-    return new Access(entry, entry.valueKind, undefined, null, entry.program.result, true);
+    return this.#made(entry, entry.valueKind, undefined, null, entry.program.result, true);
   }
 
   /**
@@ -291,7 +310,7 @@ export class TaskContext {
     checkInteger(cpu, "remoteWrite: cpu", 0, this.#host.cpus - 1);
     const entry = this.#host.programs.access(variable, "remote-write", "remoteWrite", { cpu });
     scalarCodec(entry.valueKind, this.#host.pointerBytes).check(value, `${this.name}: remoteWrite`);
-    return new Access(entry, entry.valueKind, value, null, -1, true);
+    return this.#made(entry, entry.valueKind, value, null, -1, true);
   }
 
   /**
@@ -305,7 +324,7 @@ export class TaskContext {
   writeSysreg(reg: PercpuRegName, value: number): Step {
     checkOneOf(reg, SYSREGS, "writeSysreg: reg");
     checkInteger(value, "writeSysreg: value", 0);
-    return new Access(this.#host.programs.sysreg(reg), "usize", value, null, -1, false);
+    return this.#made(this.#host.programs.sysreg(reg), "usize", value, null, -1, false);
   }
 
   /**
