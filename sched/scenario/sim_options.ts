@@ -37,7 +37,10 @@ export interface SimOptions {
   readonly scenario?: ScenarioName;
   /** Stop after this many machine cycles (default 10 000 000): the run is then incomplete. */
   readonly maxCycles?: number;
-  /** Keep the events for a timeline (default `false`; about 60 bytes per instruction). */
+  /**
+   * Keep the events for a timeline (default `false`). Costs about 80 bytes
+   * per instruction: a 10M-instruction run keeps about 800 MB.
+   */
   readonly record?: boolean;
   /**
    * Replay this schedule string (from an exploration with the same
