@@ -419,3 +419,15 @@ Deno.test("a machine never leaves its system half-set-up when its options are ba
   assert.throws(() => new Machine({ percpu, policy: "fifo" as never }), RangeError);
   assert.equal(portOf(percpu).epoch, before, "init() was not called");
 });
+
+Deno.test("a first task yielding null fails alone (nothing was made yet to match it)", () => {
+  const percpu = createPercpu({ arch: "riscv64" });
+  percpu.defPercpu("X", u8, 0);
+  const machine = new Machine({ percpu, cpus: 1 });
+  machine.spawn(function* () {
+    yield null as never;
+  }, { name: "nothing" });
+  const stats = machine.run();
+  assert.equal(stats.stopReason, "completed");
+  assert.match(stats.failures[0]?.message ?? "", /^nothing yielded null/);
+});

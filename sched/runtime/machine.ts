@@ -183,7 +183,8 @@ export class Machine {
       programs: this.#programs,
       pointerBytes: percpu.pointerBytes,
       cpus: this.cpus,
-      lastAccess: null,
+      // Nothing a task can yield: a yielded null or undefined must not match.
+      lastAccess: Symbol("no access yet"),
     };
     this.#lifecycle = new Lifecycle(
       state,
