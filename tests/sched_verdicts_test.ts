@@ -8,6 +8,7 @@ import { createPercpu, i16, i32, i8, type Percpu, u16, u32, u64, u8 } from "../m
 import {
   checkDfs,
   type ExploreTest,
+  formatExploreReport,
   formatSimReport,
   Machine,
   renderTimelineSvg,
@@ -430,4 +431,23 @@ Deno.test("a first task yielding null fails alone (nothing was made yet to match
   const stats = machine.run();
   assert.equal(stats.stopReason, "completed");
   assert.match(stats.failures[0]?.message ?? "", /^nothing yielded null/);
+});
+
+Deno.test("the explorer's report escapes task names in its messages", () => {
+  const percpu = createPercpu({ arch: "riscv64" });
+  percpu.defPercpu("X", u8, 0);
+  const test: ExploreTest = {
+    name: "escape",
+    percpu,
+    cpus: 1,
+    spawn(machine) {
+      machine.spawn(function* () {
+        yield;
+        throw new Error("boom\u001b[2J");
+      }, { name: "bad\u001b]0;title\u0007" });
+    },
+  };
+  const text = formatExploreReport(checkDfs(test));
+  for (const raw of ["\u0007", "\u001b"]) assert.ok(!text.includes(raw), text);
+  assert.match(text, /bad\\x1b\]0;title\\x07 failed on CPU 0: boom\\x1b\[2J/);
 });

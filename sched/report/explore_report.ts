@@ -7,6 +7,7 @@
 
 import type { ExploreResult } from "../explore/explore.ts";
 import { resolveSimOptions, type SimOptions } from "../scenario/sim_options.ts";
+import { printable } from "./_printable.ts";
 
 function featureText(features: readonly string[]): string {
   return features.length === 0 ? "no features" : features.join(", ");
@@ -61,7 +62,7 @@ export function formatExploreReport(result: ExploreResult, options: SimOptions =
     `VIOLATION with ${v.preemptions} preemption(s), ${v.steps} instructions${
       result.mode === "dfs" ? " (minimal)" : ""
     }:`,
-    ...v.messages.map((m) => `  - ${m}`),
+    ...v.messages.map((m) => `  - ${printable(m)}`),
     "",
     `  schedule  ${v.schedule}`,
   );
