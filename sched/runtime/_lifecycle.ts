@@ -19,7 +19,7 @@ import type { ProgramCache } from "./_programs.ts";
 import { Access, type AccessRequest, ControlRequest } from "./_requests.ts";
 import type { RunQueues } from "./_run_queues.ts";
 import type { RunState, SimCpu, SimTask } from "./_state.ts";
-import type { TaskHost } from "./task.ts";
+import type { TaskContext, TaskHost } from "./task.ts";
 import { STEP_EXIT, STEP_RESUME, STEP_SLEEP, STEP_YIELD, type StepRecord } from "./_step_record.ts";
 
 /**
@@ -41,6 +41,99 @@ function failureOf(task: SimTask, thrown: unknown): { message: string; error: un
     { cause: thrown },
   );
   return { message: error.message, error };
+}
+
+/** Tags of functions that are not sync generator functions but look callable like one. */
+const ASYNC_TAGS = new Set(["[object AsyncGeneratorFunction]", "[object AsyncFunction]"]);
+
+/** What `Object.prototype.toString` says of a value, or `""` where asking throws. */
+function tagOf(value: unknown): string {
+  try {
+    return Object.prototype.toString.call(value);
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * Checks what a task body returned: a sync iterator with `next`, `throw`
+ * and `return` (a generator object).
+ */
+function checkGenerator(name: string, value: unknown): Iterator<unknown, unknown, unknown> {
+  let ok = false;
+  let async = false;
+  try {
+    if (typeof value === "object" && value !== null) {
+      const it = value as Record<string | symbol, unknown>;
+      async = typeof it[Symbol.asyncIterator] === "function" || typeof it.then === "function" ||
+        tagOf(value) === "[object AsyncGenerator]";
+      ok = !async && typeof it.next === "function" && typeof it.throw === "function" &&
+        typeof it.return === "function";
+    }
+  } catch {
+    ok = false;
+  }
+  if (async) {
+    throw new TypeError(
+      `spawn: tasks are sync generators (function*), but ${name}'s body returned an async one`,
+    );
+  }
+  if (!ok) {
+    throw new TypeError(
+      `spawn: ${name}'s body must be a generator function (function*), it returned ${
+        describeSafely(value)
+      }`,
+    );
+  }
+  return value as Iterator<unknown, unknown, unknown>;
+}
+
+/**
+ * Checks a task body before anything is made: a function, and not an async
+ * one (an async generator would be driven by promises the machine never
+ * awaits).
+ *
+ * @param body What was given to `spawn`.
+ * @throws {TypeError} When it is not a sync generator function.
+ */
+export function checkTaskBody(body: unknown): void {
+  if (typeof body !== "function") {
+    throw new TypeError(`spawn expects a generator function, got ${describeSafely(body)}`);
+  }
+  if (ASYNC_TAGS.has(tagOf(body))) {
+    throw new TypeError(
+      "spawn: tasks are sync generator functions (function*), got an async function",
+    );
+  }
+}
+
+/**
+ * Calls a task body and checks that it made a sync generator.
+ *
+ * @param name The task's name, for messages.
+ * @param body The body (checked by {@linkcode checkTaskBody}).
+ * @param context The task's context.
+ * @returns The generator.
+ * @throws {TypeError} When calling the body throws (a generator function's
+ *   call runs none of its code) or makes something else.
+ */
+export function startTask(
+  name: string,
+  body: (context: TaskContext) => unknown,
+  context: TaskContext,
+): Iterator<unknown, unknown, unknown> {
+  let made: unknown;
+  try {
+    made = body(context);
+  } catch (error) {
+    throw new TypeError(
+      `spawn: ${name}'s body must be a generator function (function*); calling it threw ${
+        describeSafely(error)
+      }`,
+      { cause: error },
+    );
+  }
+  return checkGenerator(name, made);
 }
 
 /** Resumes, starts, switches out and ends tasks. */

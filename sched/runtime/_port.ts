@@ -26,7 +26,7 @@ import type { CpuContext } from "../../lib/_cpu_context.ts";
 import type { Decisions } from "./decisions.ts";
 import type { Machine } from "./machine.ts";
 import type { RunStats } from "./run_stats.ts";
-import type { TaskState } from "./_state.ts";
+import type { RunState, SimCpu, TaskState } from "./_state.ts";
 import type { StepRecord } from "./_step_record.ts";
 
 export {
@@ -143,6 +143,45 @@ export interface MachinePort {
   readonly queueEpoch: number;
   /** Each simulated CPU's registers. */
   readonly cpuContexts: readonly CpuContext[];
+}
+
+/**
+ * Copies the state of every CPU and task (a UI's view; allocates).
+ *
+ * @param state The run.
+ * @param cpus The CPUs.
+ * @returns The snapshot.
+ */
+export function snapshotOf(state: RunState, cpus: readonly SimCpu[]): MachineSnapshot {
+  return {
+    cycle: state.cycle,
+    instructions: state.instructions,
+    live: state.live,
+    cpus: cpus.map((cpu) => {
+      const task = cpu.current;
+      return {
+        id: cpu.id,
+        task: task?.id ?? -1,
+        program: task?.request?.entry.program ?? null,
+        pc: task?.request ? task.pc : 0,
+        reg: cpu.context.reg,
+        preemptCount: task?.preemptCount ?? 0,
+        needResched: cpu.needResched,
+        irqEnabled: cpu.irqEnabled,
+        pendingTick: cpu.pendingTick || cpu.tickDue,
+        queue: cpu.queue.map((t) => t.id),
+      };
+    }),
+    tasks: state.tasks.map((task) => ({
+      id: task.id,
+      name: task.name,
+      state: task.state,
+      cpu: task.lastCpu,
+      preemptCount: task.preemptCount,
+      program: task.request?.entry.program ?? null,
+      pc: task.request ? task.pc : 0,
+    })),
+  };
 }
 
 const ports = new WeakMap<Machine, MachinePort>();

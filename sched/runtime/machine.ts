@@ -28,21 +28,21 @@ import type { CorePort } from "../../lib/_port.ts";
 import { checkInteger } from "../../lib/_check.ts";
 import { setKernelGuardIf } from "../../lib/guards.ts";
 import { SimulationError } from "../errors.ts";
-import { describeSafely, optionsError } from "../_safe.ts";
+import { optionsError } from "../_safe.ts";
 import type { SimEvent } from "../trace/trace.ts";
 import type { Decisions } from "./decisions.ts";
 import { type CoreHandles, coreHandles, CurrentContext } from "./_core_handles.ts";
 import { Executor } from "./_executor.ts";
 import { type AreaSpan, stateHash } from "./_fingerprint.ts";
 import { Kernel } from "./_kernel.ts";
-import { Lifecycle } from "./_lifecycle.ts";
+import { checkTaskBody, Lifecycle, startTask } from "./_lifecycle.ts";
 import {
   type MachineOptions,
   resolveMachineOptions,
   resolveSpawnOptions,
   type SpawnOptions,
 } from "./machine_options.ts";
-import { type MachineSnapshot, openMachinePort, type StepRecord } from "./_port.ts";
+import { openMachinePort, snapshotOf, type StepRecord } from "./_port.ts";
 import { ProgramCache } from "./_programs.ts";
 import { RunQueues } from "./_run_queues.ts";
 import { type RunStats, Stats, type StopReason } from "./run_stats.ts";
@@ -52,51 +52,6 @@ import { type TaskBody, TaskContext, type TaskHost } from "./task.ts";
 
 /** Where the per-CPU areas lie, and the base of the first. */
 type Areas = AreaSpan & { readonly base: number };
-
-/** Tags of functions that are not sync generator functions but look callable like one. */
-const ASYNC_TAGS = new Set(["[object AsyncGeneratorFunction]", "[object AsyncFunction]"]);
-
-/** What `Object.prototype.toString` says of a value, or `""` where asking throws. */
-function tagOf(value: unknown): string {
-  try {
-    return Object.prototype.toString.call(value);
-  } catch {
-    return "";
-  }
-}
-
-/**
- * Checks what a task body returned: a sync iterator with `next`, `throw`
- * and `return` (a generator object).
- */
-function checkGenerator(name: string, value: unknown): Iterator<unknown, unknown, unknown> {
-  let ok = false;
-  let async = false;
-  try {
-    if (typeof value === "object" && value !== null) {
-      const it = value as Record<string | symbol, unknown>;
-      async = typeof it[Symbol.asyncIterator] === "function" || typeof it.then === "function" ||
-        tagOf(value) === "[object AsyncGenerator]";
-      ok = !async && typeof it.next === "function" && typeof it.throw === "function" &&
-        typeof it.return === "function";
-    }
-  } catch {
-    ok = false;
-  }
-  if (async) {
-    throw new TypeError(
-      `spawn: tasks are sync generators (function*), but ${name}'s body returned an async one`,
-    );
-  }
-  if (!ok) {
-    throw new TypeError(
-      `spawn: ${name}'s body must be a generator function (function*), it returned ${
-        describeSafely(value)
-      }`,
-    );
-  }
-  return value as Iterator<unknown, unknown, unknown>;
-}
 
 /**
  * The simulated SMP machine.
@@ -223,7 +178,7 @@ export class Machine {
         return state.live;
       },
       stats: () => this.#stats(),
-      snapshot: () => this.#snapshot(),
+      snapshot: () => snapshotOf(state, this.#cpus),
       reset: (decisions) => this.#reset(decisions),
       stateHash: (extra) =>
         stateHash(state, this.#cpus, this.#areas, this.#executor.written, extra),
@@ -326,14 +281,7 @@ export class Machine {
    * @throws {RangeError} On a CPU id out of range.
    */
   spawn(body: TaskBody, options?: SpawnOptions): TaskContext {
-    if (typeof body !== "function") {
-      throw new TypeError(`spawn expects a generator function, got ${describeSafely(body)}`);
-    }
-    if (ASYNC_TAGS.has(tagOf(body))) {
-      throw new TypeError(
-        "spawn: tasks are sync generator functions (function*), got an async function",
-      );
-    }
+    checkTaskBody(body);
     const state = this.#state;
     const id = state.tasks.length;
     let resolved: ReturnType<typeof resolveSpawnOptions>;
@@ -344,19 +292,7 @@ export class Machine {
     }
     const { name, cpu } = resolved;
     const context = new TaskContext(id, name, this.#host);
-    let made: unknown;
-    try {
-      made = body(context);
-    } catch (error) {
-      // Calling a generator function runs none of its code: this body is not one.
-      throw new TypeError(
-        `spawn: ${name}'s body must be a generator function (function*); calling it threw ${
-          describeSafely(error)
-        }`,
-        { cause: error },
-      );
-    }
-    const generator = checkGenerator(name, made);
+    const generator = startTask(name, body, context);
     const task = new SimTask(id, name, context, generator);
     state.tasks.push(task);
     this.#queues.enqueue(this.#cpus[cpu], task, null);
@@ -445,39 +381,6 @@ export class Machine {
       s.trace,
       s.firstViolation,
     );
-  }
-
-  #snapshot(): MachineSnapshot {
-    const s = this.#state;
-    return {
-      cycle: s.cycle,
-      instructions: s.instructions,
-      live: s.live,
-      cpus: this.#cpus.map((cpu) => {
-        const task = cpu.current;
-        return {
-          id: cpu.id,
-          task: task?.id ?? -1,
-          program: task?.request?.entry.program ?? null,
-          pc: task?.request ? task.pc : 0,
-          reg: cpu.context.reg,
-          preemptCount: task?.preemptCount ?? 0,
-          needResched: cpu.needResched,
-          irqEnabled: cpu.irqEnabled,
-          pendingTick: cpu.pendingTick || cpu.tickDue,
-          queue: cpu.queue.map((t) => t.id),
-        };
-      }),
-      tasks: s.tasks.map((task) => ({
-        id: task.id,
-        name: task.name,
-        state: task.state,
-        cpu: task.lastCpu,
-        preemptCount: task.preemptCount,
-        program: task.request?.entry.program ?? null,
-        pc: task.request ? task.pc : 0,
-      })),
-    };
   }
 
   /** Instructions executed so far in the current run. */
