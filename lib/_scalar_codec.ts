@@ -131,7 +131,7 @@ const u8: ScalarCodec = {
     v.u8[byte] = value as number;
   },
   ...intChecks("u8", 0, 0xff, (v) => typeof v === "number" && (v & 0xff) === v),
-  add: (value, delta) => ((value as number) + (delta as number)) & 0xff,
+  add: (value, delta) => ((value as number) + ((delta as number) & 0xff)) & 0xff,
 };
 
 const u16: ScalarCodec = {
@@ -142,7 +142,7 @@ const u16: ScalarCodec = {
     v.u16[byte >>> 1] = value as number;
   },
   ...intChecks("u16", 0, 0xffff, (v) => typeof v === "number" && (v & 0xffff) === v),
-  add: (value, delta) => ((value as number) + (delta as number)) & 0xffff,
+  add: (value, delta) => ((value as number) + ((delta as number) & 0xffff)) & 0xffff,
 };
 
 const u32: ScalarCodec = {
@@ -153,7 +153,7 @@ const u32: ScalarCodec = {
     v.u32[byte >>> 2] = value as number;
   },
   ...intChecks("u32", 0, 0xffffffff, isU32),
-  add: (value, delta) => ((value as number) + (delta as number)) >>> 0,
+  add: (value, delta) => ((value as number) + ((delta as number) >>> 0)) >>> 0,
 };
 
 const i8: ScalarCodec = {
@@ -164,7 +164,7 @@ const i8: ScalarCodec = {
     v.i8[byte] = value as number;
   },
   ...intChecks("i8", -0x80, 0x7f, (v) => typeof v === "number" && (v << 24) >> 24 === v),
-  add: (value, delta) => (((value as number) + (delta as number)) << 24) >> 24,
+  add: (value, delta) => (((value as number) + ((delta as number) & 0xff)) << 24) >> 24,
 };
 
 const i16: ScalarCodec = {
@@ -175,7 +175,7 @@ const i16: ScalarCodec = {
     v.i16[byte >>> 1] = value as number;
   },
   ...intChecks("i16", -0x8000, 0x7fff, (v) => typeof v === "number" && (v << 16) >> 16 === v),
-  add: (value, delta) => (((value as number) + (delta as number)) << 16) >> 16,
+  add: (value, delta) => (((value as number) + ((delta as number) & 0xffff)) << 16) >> 16,
 };
 
 const i32: ScalarCodec = {
@@ -186,7 +186,7 @@ const i32: ScalarCodec = {
     v.i32[byte >>> 2] = value as number;
   },
   ...intChecks("i32", -0x80000000, 0x7fffffff, isI32),
-  add: (value, delta) => ((value as number) + (delta as number)) | 0,
+  add: (value, delta) => ((value as number) + ((delta as number) | 0)) | 0,
 };
 
 /**

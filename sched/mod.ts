@@ -24,13 +24,8 @@
  */
 
 export { Machine } from "./runtime/machine.ts";
-export type {
-  MachineOptions,
-  Misuse,
-  RunStats,
-  SpawnOptions,
-  TaskFailure,
-} from "./runtime/machine.ts";
+export type { MachineOptions, SpawnOptions } from "./runtime/machine_options.ts";
+export type { Misuse, RunStats, StopReason, TaskFailure } from "./runtime/run_stats.ts";
 export { TaskContext } from "./runtime/task.ts";
 export type { Step, StepOptions, TaskBody } from "./runtime/task.ts";
 export { POLICIES } from "./runtime/decisions.ts";

@@ -34,13 +34,13 @@ Deno.test("dfs finds a minimal violation on every arch and proves the guarded ve
       const corrupted = simulate({ ...SMALL, arch, schedule: v.schedule });
       assert.equal(corrupted.corrupted, true);
 
-      const guarded = checkDfs(counterTest({ ...SMALL, arch, features: ["preempt"] }), {
-        maxPreemptions: 2,
-      });
+      const guardedTest = counterTest({ ...SMALL, arch, features: ["preempt"] });
+      const guarded = checkDfs(guardedTest, { maxPreemptions: 2 });
       assert.equal(guarded.violation, null);
       assert.equal(guarded.complete, true);
       assert.equal(guarded.boundReached, 2);
-      assert.ok(guarded.schedulesExplored > found.schedulesExplored);
+      const bound1 = checkDfs(guardedTest, { maxPreemptions: 1 }).schedulesExplored;
+      assert.ok(guarded.schedulesExplored > bound1, "bound 2 covers more schedules than bound 1");
     });
   }
 });

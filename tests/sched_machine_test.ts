@@ -7,20 +7,26 @@ import {
   type AccessEvent,
   type Decisions,
   Machine,
+  type Policy,
   type SimEvent,
   type TaskContext,
 } from "../sched/mod.ts";
 import { accessProgram } from "../lib/isa/mod.ts";
 import { machinePort } from "../sched/runtime/_port.ts";
 
-/** Ticks at chosen boundaries, sends preempted tasks to chosen CPUs, never steals. */
+/**
+ * Ticks at chosen boundaries, sends preempted tasks to chosen CPUs (under
+ * `stress`), never balances or pulls.
+ */
 class Script implements Decisions {
   readonly #ticks: Map<number, Set<number>>;
   readonly #targets: number[];
   readonly #calls = new Map<number, number>();
 
   /**
-   * @param ticks For each CPU, the 0-based boundary calls at which the timer fires.
+   * @param ticks For each CPU, the 0-based tick calls at which the timer
+   *   fires (the machine asks at every boundary after a task's first
+   *   instruction since dispatch).
    * @param targets Where successive preempted tasks go.
    */
   constructor(ticks: Record<number, number[]>, targets: number[] = []) {
@@ -38,7 +44,11 @@ class Script implements Decisions {
     return this.#targets.shift() ?? cpu;
   }
 
-  steal(): number {
+  balance(): number {
+    return -1;
+  }
+
+  newidle(): number {
     return -1;
   }
 
@@ -47,8 +57,14 @@ class Script implements Decisions {
   }
 }
 
-function machineFor(percpu: Percpu, cpus: number, decisions: Decisions): Machine {
-  return new Machine({ percpu, cpus, decisions, record: true });
+/** A machine stepping by a script; `stress` so a tick preempts even a lone task. */
+function machineFor(
+  percpu: Percpu,
+  cpus: number,
+  decisions: Decisions,
+  policy: Policy = "stress",
+): Machine {
+  return new Machine({ percpu, cpus, decisions, record: true, policy });
 }
 
 function accesses(events: readonly SimEvent[] | null): AccessEvent[] {
@@ -66,8 +82,9 @@ Deno.test("the per-CPU register is sampled by the instruction that reads it", as
       const counter = percpu.defPercpu("COUNTER", u64, 0n);
       const program = accessProgram(counter, "with-current", { fn: "increment" }).instructions;
       const sampler = program.findIndex((i) => i.samplesPercpuReg);
-      // Tick at the boundary right after the sampling instruction, move the task to CPU 1.
-      const machine = machineFor(percpu, 2, new Script({ 0: [sampler + 1] }, [1]));
+      // Tick at the boundary right after the sampling instruction (tick call
+      // `sampler`: none is asked before the first instruction), move the task to CPU 1.
+      const machine = machineFor(percpu, 2, new Script({ 0: [sampler] }, [1]));
       machine.spawn(function* (ctx) {
         yield* ctx.withCurrent(counter, increment);
       }, { cpu: 0 });
@@ -114,10 +131,10 @@ Deno.test("with preempt, a tick inside the guard only sets need-resched; the swi
   }
 });
 
-Deno.test("ticks while IRQs are disabled wait for local_irq_restore", () => {
+Deno.test("ticks while IRQs are disabled wait for local_irq_restore; the tick's return preempts", () => {
   const percpu = createPercpu({ arch: "riscv64" });
   percpu.defPercpu("X", u8, 0);
-  const machine = machineFor(percpu, 1, new Script({ 0: [1] }));
+  const machine = machineFor(percpu, 1, new Script({ 0: [0] }), "preemptive");
   machine.spawn(function* (ctx) {
     {
       using _irq = ctx.irqSave();
@@ -136,7 +153,12 @@ Deno.test("ticks while IRQs are disabled wait for local_irq_restore", () => {
   const tick = kinds.indexOf("tick:deferred-irq");
   const restore = kinds.indexOf("irq:true");
   assert.ok(tick >= 0 && restore > tick);
-  assert.equal(kinds[restore + 1], "preempt", "the deferred tick preempts once IRQs are back");
+  assert.equal(
+    kinds[restore + 1],
+    "tick:preempt",
+    "the deferred tick is delivered once IRQs are back",
+  );
+  assert.equal(kinds[restore + 2], "preempt", "and the return from it is a preemption point");
 });
 
 Deno.test("misuse is reported, never absorbed", async (t) => {
@@ -150,19 +172,23 @@ Deno.test("misuse is reported, never absorbed", async (t) => {
       for (let i = 0; i < 20; i++) yield* ctx.withCurrent(counter, increment);
     };
 
-  await t.step("a guard held at task exit: scheduling while atomic", () => {
-    const { machine } = setUp();
-    machine.spawn(function* (ctx) {
-      ctx.noPreempt();
-      yield;
-    }, { name: "leaky" });
-    const stats = machine.run();
-    assert.equal(stats.misuses.length, 1);
-    assert.match(
-      stats.misuses[0].message,
-      /scheduling while atomic: leaky exited with preempt count 1/,
-    );
-  });
+  await t.step(
+    "a guard held at task exit: exited with preempt_count, not scheduling while atomic",
+    () => {
+      const { machine } = setUp();
+      machine.spawn(function* (ctx) {
+        ctx.noPreempt();
+        yield;
+      }, { name: "leaky" });
+      const stats = machine.run();
+      assert.equal(stats.misuses.length, 1);
+      assert.equal(stats.misuses[0].kind, "exit-preempt-count");
+      assert.match(
+        stats.misuses[0].message,
+        /^note: leaky exited with preempt_count 1$/,
+      );
+    },
+  );
 
   await t.step("preempt count underflow fails the task and is reported", () => {
     const { machine, counter } = setUp();

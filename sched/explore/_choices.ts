@@ -5,8 +5,9 @@
  *
  * Only ticks cost preemption budget (as in CHESS's context bounding); a tick
  * is offered only where it would preempt right away. Migration targets,
- * queue picks and idle steals are free choices; an idle CPU is offered a
- * steal only when the run queues have changed since it last declined.
+ * queue picks, load balancing and idle pulls are free choices; an idle CPU
+ * is offered a pull only when the run queues have changed since it last
+ * declined.
  *
  * @module
  */
@@ -15,13 +16,13 @@ import type { Decisions } from "../runtime/decisions.ts";
 import { Prng } from "../runtime/prng.ts";
 
 /** What a choice decides. */
-export type ChoiceKind = "tick" | "migrate" | "steal" | "pick";
+export type ChoiceKind = "tick" | "migrate" | "newidle" | "balance" | "pick";
 
 /** Picks an option at each choice point. */
 export interface Chooser {
   /**
    * Chooses one of `count` options (0 is the default: no tick, stay, no
-   * steal, oldest task).
+   * pull, oldest task).
    *
    * @param count The number of options, ≥ 2.
    * @param kind What the choice decides.
@@ -108,18 +109,29 @@ export class ChoiceDecisions implements Decisions {
   }
 
   /**
-   * Offers an idle CPU a steal when the queues changed since it declined.
+   * Offers an idle CPU a pull when the queues changed since it declined.
    *
    * @param cpu The idle CPU.
-   * @param candidates How many tasks wait elsewhere.
+   * @param candidates How many tasks it may pull.
    * @param epoch The machine's queue epoch.
    * @returns An index, or −1.
    */
-  steal(cpu: number, candidates: number, epoch: number): number {
+  newidle(cpu: number, candidates: number, epoch: number): number {
     if (this.#stealMemo[cpu] === epoch) return -1;
-    const choice = this.#take(candidates + 1, "steal");
+    const choice = this.#take(candidates + 1, "newidle");
     if (choice === 0) this.#stealMemo[cpu] = epoch;
     return choice - 1;
+  }
+
+  /**
+   * Chooses whether periodic load balancing pulls a task, and which.
+   *
+   * @param _cpu The balancing CPU.
+   * @param candidates How many tasks it may pull.
+   * @returns An index, or −1.
+   */
+  balance(_cpu: number, candidates: number): number {
+    return this.#take(candidates + 1, "balance") - 1;
   }
 
   /**

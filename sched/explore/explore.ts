@@ -43,7 +43,8 @@ import {
   RandomChooser,
   ReplayChooser,
 } from "./_choices.ts";
-import { Machine, type RunStats } from "../runtime/machine.ts";
+import { Machine } from "../runtime/machine.ts";
+import type { RunStats } from "../runtime/run_stats.ts";
 import { machinePort } from "../runtime/_port.ts";
 import { decodeSchedule, encodeSchedule, fingerprintOf } from "./schedule.ts";
 import type { SimEvent } from "../trace/trace.ts";
@@ -196,7 +197,7 @@ class Runner {
   readonly fingerprint: string;
   readonly #test: ExploreTest;
 
-  constructor(test: ExploreTest, record: boolean) {
+  constructor(test: ExploreTest, record: boolean, maxCycles?: number) {
     if (typeof test?.spawn !== "function") {
       throw new TypeError(
         `an explore test needs a spawn(machine) function, got ${valueText(test)}`,
@@ -204,10 +205,14 @@ class Runner {
     }
     this.#test = test;
     this.fingerprint = testFingerprint(test);
+    // The stress policy: every tick may preempt and a preempted task may go
+    // to any CPU, a superset of the Linux-like scheduler's moves.
     this.machine = new Machine({
       percpu: test.percpu,
       cpus: test.cpus,
+      policy: "stress",
       record,
+      maxCycles,
       decisions: new ChoiceDecisions(new ReplayChooser([]), { maxPreemptions: 0 }),
     });
   }
@@ -223,7 +228,8 @@ class Runner {
       if (error === PRUNED) return null;
       throw error;
     }
-    const messages = this.#judge(stats);
+    // A run cut off by the cycle limit did not finish: it has no verdict.
+    const messages = stats.completed ? this.#judge(stats) : [];
     return {
       stats,
       messages,
@@ -251,7 +257,6 @@ class Runner {
       messages.push(`${failure.task} failed on CPU ${failure.cpu}: ${failure.message}`);
     }
     for (const misuse of stats.misuses) messages.push(`kernel: ${misuse.message}`);
-    if (!stats.completed) messages.push(`the tasks did not finish within ${stats.cycles} cycles`);
     const broken = this.#test.check?.(this.machine);
     if (broken) messages.push(broken);
     return messages;
@@ -353,6 +358,7 @@ export function checkDfs(test: ExploreTest, options: ExploreOptions = {}): Explo
       const outcome = runner.run(decisions);
       explored++;
       if (outcome === null) pruned++;
+      else if (!outcome.stats.completed) complete = false;
       else if (outcome.messages.length > 0 && better(outcome, best)) best = outcome;
       progress.tick(explored, bound);
     } while (chooser.advance());
@@ -456,7 +462,8 @@ export function checkPct(test: ExploreTest, options: ExploreOptions = {}): Explo
  *
  * @param test The test the schedule was recorded for.
  * @param schedule A schedule string from a {@linkcode Violation}.
- * @param options `record` keeps the events (default `true`).
+ * @param options `record` keeps the events (default `true`); `maxCycles`
+ *   limits the run (default 10 000 000).
  * @returns The run and its verdict.
  * @throws {SyntaxError} On a malformed schedule.
  * @throws {RangeError} When the schedule was recorded for another test.
@@ -464,10 +471,10 @@ export function checkPct(test: ExploreTest, options: ExploreOptions = {}): Explo
 export function replay(
   test: ExploreTest,
   schedule: string,
-  options: { record?: boolean } = {},
+  options: { record?: boolean; maxCycles?: number } = {},
 ): ReplayResult {
   const decoded = decodeSchedule(schedule);
-  const runner = new Runner(test, options.record ?? true);
+  const runner = new Runner(test, options.record ?? true, options.maxCycles);
   if (decoded.fingerprint !== runner.fingerprint) {
     throw new RangeError(
       `the schedule was recorded for another test (fingerprint ${decoded.fingerprint}, this test is ${runner.fingerprint}); use the same options as the exploration`,

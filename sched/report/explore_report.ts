@@ -8,6 +8,7 @@
 import type { ExploreResult } from "../explore/explore.ts";
 import { resolveSimOptions, type SimOptions } from "../scenario/sim_options.ts";
 import { plural } from "./_plural.ts";
+import { printable } from "./_printable.ts";
 
 function featureText(features: readonly string[]): string {
   return features.length === 0 ? "no features" : features.join(", ");
@@ -66,7 +67,7 @@ export function formatExploreReport(result: ExploreResult, options: SimOptions =
     `VIOLATION with ${plural(v.preemptions, "preemption")}, ${plural(v.steps, "instruction")}${
       result.mode === "dfs" ? " (minimal)" : ""
     }:`,
-    ...v.messages.map((m) => `  - ${m}`),
+    ...v.messages.map((m) => `  - ${printable(m)}`),
     "",
     `  schedule  ${v.schedule}`,
   );

@@ -15,6 +15,7 @@ import type { AccessMode } from "../scenario/scenario.ts";
 import type { ResolvedSimOptions } from "../scenario/sim_options.ts";
 import type { SimResult } from "../scenario/simulate.ts";
 import { plural } from "./_plural.ts";
+import { printable } from "./_printable.ts";
 
 /** One instruction of a listing. */
 export interface ListingLine {
@@ -65,8 +66,15 @@ function features(result: ResolvedSimOptions): string {
   return result.features.length === 0 ? "no features" : `features ${result.features.join(", ")}`;
 }
 
+const STOP_REASONS: Record<Exclude<SimResult["stopReason"], "completed">, string> = {
+  "cycle-limit": "stopped at the cycle limit",
+  "system-reinitialized": "the per-CPU system was initialised again during the run",
+  "stopped": "stopped before the tasks ended",
+};
+
 /**
- * Formats a simulation result for a terminal.
+ * Formats a simulation result for a terminal. Task names and messages are
+ * printed with control characters escaped.
  *
  * @param result What `simulate()` returned.
  * @returns Lines of text, ending with a newline.
@@ -77,6 +85,8 @@ function features(result: ResolvedSimOptions): string {
  * import { formatSimReport, simulate } from "@percpu/percpu/sched";
  * const text = formatSimReport(simulate({ arch: "x86_64", access: "add" }));
  * assert.match(text, /OK: every increment landed/);
+ * const cut = formatSimReport(simulate({ arch: "x86_64", maxCycles: 50 }));
+ * assert.match(cut, /INCOMPLETE: stopped at the cycle limit/);
  * ```
  */
 export function formatSimReport(result: SimResult): string {
@@ -85,9 +95,9 @@ export function formatSimReport(result: SimResult): string {
   const schedule = result.schedule;
   const policy = schedule !== undefined
     ? "replaying a schedule"
-    : result.policy === "preemptive"
-    ? `preemptive (tick every ~${result.quantum} instructions)`
-    : "cooperative";
+    : result.policy === "cooperative"
+    ? "cooperative"
+    : `${result.policy} (tick every ~${result.quantum} instructions)`;
   const out: string[] = [
     `percpu sim: ${result.scenario} on ${result.arch}, ${features(result)}, ${policy}`,
     `  ${plural(result.cpus, "CPU")}, ${plural(result.tasks, "task")} × ${
@@ -99,10 +109,11 @@ export function formatSimReport(result: SimResult): string {
   const rows: [string, number | string][] = [
     ["expected", result.expected],
     ["observed", result.observed],
-    ["lost updates", result.lostUpdates],
+    ["lost updates", result.lostUpdates ?? "undecided (incomplete run)"],
     ["wrong-CPU accesses", result.wrongCpuAccesses],
     ["preemptions", result.preemptions],
     ["migrations", result.migrations],
+    ["pulls", result.pulls],
     ["context switches", result.contextSwitches],
     ["instructions", result.instructions],
     ["cycles", result.cycles],
@@ -110,14 +121,27 @@ export function formatSimReport(result: SimResult): string {
   ];
   for (const [label, value] of rows) out.push(`  ${label.padEnd(20)} ${value}`);
   out.push("");
-  if (result.corrupted) {
+  const name = (task: number) => printable(result.taskNames[task] ?? `task${task}`);
+  if (result.stopReason !== "completed") {
+    out.push(
+      `INCOMPLETE: ${STOP_REASONS[result.stopReason]} after ${result.cycles} cycles; ` +
+        "no verdict on the counter.",
+    );
+    if (result.stopReason === "cycle-limit") {
+      out.push(`  raise maxCycles (now ${result.maxCycles}) or do less work (tasks × iters).`);
+    }
+    if (result.wrongCpuAccesses > 0) {
+      out.push(`  ${result.wrongCpuAccesses} accesses hit another CPU's area before the stop.`);
+    }
+  } else if (result.corrupted) {
     const why: string[] = [];
-    if (result.lostUpdates !== 0) {
+    const lost = result.lostUpdates ?? 0;
+    if (lost !== 0) {
       why.push(
-        result.lostUpdates > 0
-          ? `${plural(result.lostUpdates, "increment was", "increments were")} lost`
+        lost > 0
+          ? `${plural(lost, "increment was", "increments were")} lost`
           : `${
-            plural(-result.lostUpdates, "increment was", "increments were")
+            plural(-lost, "increment was", "increments were")
           } counted twice (stale values stored)`,
       );
     }
@@ -125,27 +149,31 @@ export function formatSimReport(result: SimResult): string {
       why.push(`${plural(result.wrongCpuAccesses, "access", "accesses")} hit another CPU's area`);
     }
     out.push(`CORRUPTED: ${why.join("; ")}.`);
-    const first = result.firstViolation;
-    if (first) {
-      const where = first.hitCpu < 0
-        ? "memory outside every per-CPU area"
-        : `CPU ${first.hitCpu}'s area`;
-      out.push(
-        `  first: cycle ${first.cycle}, ${
-          result.taskNames[first.task]
-        } running on CPU ${first.cpu} executed \`${first.text}\` at ${
-          hex(first.address)
-        }, in ${where}.`,
-      );
-    }
   } else {
     out.push("OK: every increment landed, and every access hit the running CPU's own area.");
   }
+  const first = result.firstViolation;
+  if (first) {
+    const where = first.hitCpu < 0
+      ? "memory outside every per-CPU area"
+      : `CPU ${first.hitCpu}'s area`;
+    out.push(
+      `  first: cycle ${first.cycle}, ${
+        name(first.task)
+      } running on CPU ${first.cpu} executed \`${first.text}\` at ${
+        hex(first.address)
+      }, in ${where}.`,
+    );
+  }
   for (const misuse of result.misuses) {
-    out.push(`  kernel: ${misuse.message} (cycle ${misuse.cycle}, CPU ${misuse.cpu})`);
+    out.push(
+      `  kernel: ${printable(misuse.message)} (cycle ${misuse.cycle}, CPU ${misuse.cpu})`,
+    );
   }
   for (const failure of result.failures) {
-    out.push(`  ${failure.task} failed on CPU ${failure.cpu}: ${failure.message}`);
+    out.push(
+      `  ${printable(failure.task)} failed on CPU ${failure.cpu}: ${printable(failure.message)}`,
+    );
   }
   if (result.scenario === "counter") {
     out.push("", `One increment (${result.access}) on ${result.arch}:`);

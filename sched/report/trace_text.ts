@@ -138,7 +138,7 @@ function cellText(e: SimEvent, name: (task: number) => string): string {
  * ```ts
  * import assert from "node:assert/strict";
  * import { formatTraceExcerpt, simulate } from "@percpu/percpu/sched";
- * const run = simulate({ arch: "aarch64", seed: 3, record: true });
+ * const run = simulate({ arch: "aarch64", tasks: 3, seed: 3, record: true });
  * const text = formatTraceExcerpt({ events: run.events!, taskNames: run.taskNames });
  * assert.match(text, /first wrong-CPU access/);
  * assert.match(text, /CPU 0 +\| CPU 1/);

@@ -1,24 +1,24 @@
 /**
- * Executes one {@linkcode Instruction} of an access program for a task on a
- * simulated CPU: the register-transfer meaning the architecture tables give
- * each instruction. Memory accesses are checked against the per-CPU areas:
- * a local access that hits another CPU's area is a violation.
+ * Executes one instruction of an access program for a task on a simulated
+ * CPU: the register-transfer meaning the architecture tables give each
+ * instruction. Memory accesses are checked against the per-CPU areas: a
+ * local access that hits another CPU's area is a violation.
  *
  * @module
  */
 
-import type { CpuContext } from "../../lib/_cpu_context.ts";
 import { hex } from "../../lib/_describe.ts";
 import { FaultError } from "../../lib/errors.ts";
 import { type Instruction, Op, SYSREGS } from "../../lib/isa/isa.ts";
 import type { Region } from "../../lib/_memory.ts";
 import type { Percpu } from "../../lib/percpu.ts";
 import { type CorePort, portOf } from "../../lib/_port.ts";
+import type { CoreHandles, CurrentContext } from "./_core_handles.ts";
 import { type ScalarCodec, scalarCodec } from "../../lib/_scalar_codec.ts";
 import type { ScalarKind } from "../../lib/types.ts";
 import type { AccessProgram } from "../../lib/isa/access_program.ts";
-import type { AccessRequest } from "./task.ts";
-import type { AccessEvent, Trace } from "../trace/trace.ts";
+import type { RunState, SimCpu, SimTask } from "./_state.ts";
+import type { StepRecord } from "./_step_record.ts";
 
 /** A task's saved register context. */
 export interface RegisterFile {
@@ -28,24 +28,18 @@ export interface RegisterFile {
   carry: number;
 }
 
-/** What an instruction can do to the machine beyond registers and memory. */
-export interface ExecutorHooks {
-  /** `disable_preempt()` on behalf of the task. */
-  preemptOff(): void;
-  /** `enable_preempt()` on behalf of the task. */
-  preemptOn(): void;
-  /**
-   * A local access hit the wrong area.
-   *
-   * @param event What happened; built only for violations.
-   */
-  violation(event: AccessEvent): void;
+/** The preempt-count changes an instruction can make (`kernel_guard` calls). */
+export interface PreemptHooks {
+  /** `disable_preempt()` on behalf of the task running on `cpu`. */
+  preemptOff(cpu: SimCpu): void;
+  /** `enable_preempt()` on behalf of the task running on `cpu`. */
+  preemptOn(cpu: SimCpu): void;
 }
 
 const TWO_32 = 0x1_0000_0000;
 
-/** One instruction with what executing it needs, resolved per program. */
-export interface Step {
+/** One instruction with what executing it needs, resolved once per program. */
+export interface DecodedInsn {
   /** The instruction. */
   readonly insn: Instruction;
   /** The codec of its kind, or `null` when it has none. */
@@ -56,21 +50,44 @@ export interface Step {
   readonly what: string;
 }
 
+/**
+ * A program's instructions with what each needs resolved: the codec of its
+ * kind, its access size and its message prefix.
+ *
+ * @param program An access program.
+ * @param pointerBytes The system's `usize` width.
+ * @returns One decoded instruction per instruction.
+ */
+export function decodeProgram(
+  program: AccessProgram,
+  pointerBytes: 4 | 8,
+): readonly DecodedInsn[] {
+  return Object.freeze(program.instructions.map((insn) => {
+    const codec = insn.kind && scalarCodec(insn.kind, pointerBytes);
+    return Object.freeze({
+      insn,
+      codec,
+      size: insn.op === Op.LoadPair || insn.op === Op.StorePair ? 8 : codec?.size ?? 0,
+      what: insn.op === Op.CallFn ? `${insn.text} (returned value)` : insn.text,
+    });
+  }));
+}
+
 /** Interprets instructions against one system's memory. */
 export class Executor {
   readonly #percpu: Percpu;
   readonly #port: CorePort;
-  /** Where memory accesses are recorded; the machine swaps it per run. */
-  trace: Trace;
-  readonly #hooks: ExecutorHooks;
+  readonly #cpuOfAddress: (address: number) => number;
+  readonly #current: CurrentContext;
+  readonly #state: RunState;
+  readonly #hooks: PreemptHooks;
   readonly #pairs: boolean;
-  readonly #compiled = new WeakMap<AccessProgram, readonly Step[]>();
   #region: Region | null = null;
-  /** The step being executed: set by {@linkcode Executor.execute} for the memory helpers. */
-  #request: AccessRequest | null = null;
-  #cycle = 0;
-  #cpu = 0;
-  #task = 0;
+  /** The task and CPU of the instruction being executed, for the memory helpers. */
+  #task: SimTask | null = null;
+  #cpu: SimCpu | null = null;
+  /** Where the step being executed is described, or `null`. */
+  record: StepRecord | null = null;
   /** Regions written since the last {@linkcode Executor.clearWritten}. */
   readonly written: Set<Region> = new Set();
 
@@ -78,13 +95,23 @@ export class Executor {
    * Creates an executor.
    *
    * @param percpu The system whose memory and areas the instructions use.
-   * @param trace Where memory accesses are recorded.
-   * @param hooks Guard calls and violation counting.
+   * @param handles Its port's hot members.
+   * @param current Which CPU's registers its accessors use (closures may call them).
+   * @param state The run: its trace and violation counters.
+   * @param hooks Guard calls.
    */
-  constructor(percpu: Percpu, trace: Trace, hooks: ExecutorHooks) {
+  constructor(
+    percpu: Percpu,
+    handles: CoreHandles,
+    current: CurrentContext,
+    state: RunState,
+    hooks: PreemptHooks,
+  ) {
     this.#percpu = percpu;
     this.#port = portOf(percpu);
-    this.trace = trace;
+    this.#cpuOfAddress = handles.cpuOfAddress;
+    this.#current = current;
+    this.#state = state;
     this.#hooks = hooks;
     this.#pairs = percpu.pointerBytes === 4;
   }
@@ -92,31 +119,6 @@ export class Executor {
   /** Forgets which regions were written (at the start of a run). */
   clearWritten(): void {
     this.written.clear();
-  }
-
-  /**
-   * A program's instructions with what each step needs resolved once: the
-   * codec of its kind, its access size and its message prefix.
-   *
-   * @param program An access program.
-   * @returns One step per instruction.
-   */
-  compile(program: AccessProgram): readonly Step[] {
-    let steps = this.#compiled.get(program);
-    if (steps === undefined) {
-      const pointerBytes = this.#percpu.pointerBytes;
-      steps = program.instructions.map((insn) => {
-        const codec = insn.kind && scalarCodec(insn.kind, pointerBytes);
-        return {
-          insn,
-          codec,
-          size: insn.op === Op.LoadPair || insn.op === Op.StorePair ? 8 : codec?.size ?? 0,
-          what: insn.op === Op.CallFn ? `${insn.text} (returned value)` : insn.text,
-        };
-      });
-      this.#compiled.set(program, steps);
-    }
-    return steps;
   }
 
   /**
@@ -163,32 +165,19 @@ export class Executor {
   }
 
   /**
-   * Executes one instruction.
+   * Executes the task's next instruction (`task.insns[task.pc]`) on a CPU.
    *
-   * @param step The instruction, compiled by {@linkcode Executor.compile}.
-   * @param file The task's registers.
-   * @param context The executing CPU's registers.
-   * @param request The access the instruction belongs to.
-   * @param cycle The machine cycle, for the trace.
-   * @param cpu The executing CPU's id.
-   * @param task The task's id.
+   * @param task The task, with an access under way.
+   * @param cpu The CPU running it.
    * @throws {FaultError} On an unmapped or misaligned access.
    */
-  execute(
-    step: Step,
-    file: RegisterFile,
-    context: CpuContext,
-    request: AccessRequest,
-    cycle: number,
-    cpu: number,
-    task: number,
-  ): void {
-    const r = file.regs;
+  execute(task: SimTask, cpu: SimCpu): void {
+    const step = task.insns[task.pc];
+    const r = task.regs;
     const insn = step.insn;
-    this.#request = request;
-    this.#cycle = cycle;
-    this.#cpu = cpu;
+    const context = cpu.context;
     this.#task = task;
+    this.#cpu = cpu;
     switch (insn.op) {
       case Op.MovPreg:
         r[insn.d] = context.reg;
@@ -239,19 +228,20 @@ export class Executor {
         return;
       case Op.CallFn: {
         const kind = insn.kind!;
-        const result = request.fn!(this.take(file, insn.a, kind) as never);
+        this.#current.ensure(context);
+        const result = task.request!.fn!(this.take(task, insn.a, kind) as never);
         step.codec!.check(result, step.what);
-        this.place(file, insn.d, kind, result);
+        this.place(task, insn.d, kind, result);
         return;
       }
       case Op.AreaBase:
         r[insn.d] = this.#percpu.percpuAreaBase(r[insn.a] as number);
         return;
       case Op.PreemptOff:
-        this.#hooks.preemptOff();
+        this.#hooks.preemptOff(cpu);
         return;
       case Op.PreemptOn:
-        this.#hooks.preemptOn();
+        this.#hooks.preemptOn(cpu);
         return;
       case Op.LoadPair: {
         const address = (r[insn.a] as number) + insn.imm;
@@ -259,7 +249,7 @@ export class Executor {
         const word = (address + region.bias) >>> 2;
         r[insn.d] = region.u32[word];
         r[insn.d + 1] = region.u32[word + 1];
-        this.#record(insn, address, false);
+        this.#record(insn, address, 8, false);
         return;
       }
       case Op.StorePair: {
@@ -269,22 +259,23 @@ export class Executor {
         region.u32[word] = r[insn.b] as number;
         region.u32[word + 1] = r[insn.b + 1] as number;
         this.written.add(region);
-        this.#record(insn, address, true);
+        this.#record(insn, address, 8, true);
         return;
       }
       case Op.AddCarry: {
         const sum = (r[insn.a] as number) + (r[insn.b] as number);
         r[insn.d] = sum % TWO_32;
-        file.carry = sum >= TWO_32 ? 1 : 0;
+        task.carry = sum >= TWO_32 ? 1 : 0;
         return;
       }
       case Op.AddWithCarry:
-        r[insn.d] = ((r[insn.a] as number) + (r[insn.b] as number) + file.carry) % TWO_32;
+        r[insn.d] = ((r[insn.a] as number) + (r[insn.b] as number) + task.carry) % TWO_32;
         return;
       case Op.WriteSysreg: {
         const name = SYSREGS[insn.imm];
         context.writeSysreg(name, r[insn.a] as number);
-        this.trace.sysreg(cycle, cpu, task, name, r[insn.a] as number);
+        if (this.record !== null) this.record.wroteSysreg = true;
+        this.#state.trace.sysreg(this.#state.cycle, cpu.id, task.id, name, r[insn.a] as number);
         return;
       }
       case Op.SetLessThanU:
@@ -295,7 +286,7 @@ export class Executor {
     }
   }
 
-  #regionFor(address: number, step: Step): Region {
+  #regionFor(address: number, step: DecodedInsn): Region {
     const size = step.size;
     let region = this.#region;
     if (region === null || address < region.start || address + size > region.end) {
@@ -314,48 +305,66 @@ export class Executor {
     return region;
   }
 
-  #load(step: Step, address: number): unknown {
+  #load(step: DecodedInsn, address: number): unknown {
     const region = this.#regionFor(address, step);
     const value = step.codec!.read(region, address + region.bias);
-    this.#record(step.insn, address, false);
+    this.#record(step.insn, address, step.size, false);
     return value;
   }
 
-  #store(step: Step, address: number, value: unknown): void {
+  #store(step: DecodedInsn, address: number, value: unknown): void {
     const region = this.#regionFor(address, step);
     step.codec!.write(region, address + region.bias, value);
     this.written.add(region);
-    this.#record(step.insn, address, true);
+    this.#record(step.insn, address, step.size, true);
   }
 
-  #addInMemory(step: Step, address: number, delta: unknown): void {
+  #addInMemory(step: DecodedInsn, address: number, delta: unknown): void {
     const region = this.#regionFor(address, step);
     const codec = step.codec!;
     const byte = address + region.bias;
     codec.write(region, byte, codec.add(codec.read(region, byte), delta, step.what));
     this.written.add(region);
-    this.#record(step.insn, address, true);
+    const record = this.record;
+    if (record !== null) {
+      record.readAddress = address;
+      record.readSize = step.size;
+    }
+    this.#record(step.insn, address, step.size, true);
   }
 
-  #record(insn: Instruction, address: number, write: boolean): void {
-    const cpu = this.#cpu;
-    const remote = this.#request!.remote;
-    const hit = this.#port.cpuOfAddress(address);
+  #record(insn: Instruction, address: number, size: number, write: boolean): void {
+    const cpu = this.#cpu!.id;
+    const task = this.#task!;
+    const state = this.#state;
+    const remote = task.request!.remote;
+    const hit = this.#cpuOfAddress(address);
     const wrong = !remote && hit !== cpu;
+    const record = this.record;
+    if (record !== null) {
+      if (write) {
+        record.writeAddress = address;
+        record.writeSize = size;
+      } else {
+        record.readAddress = address;
+        record.readSize = size;
+      }
+    }
     if (wrong) {
-      this.#hooks.violation({
+      state.wrongCpuAccesses++;
+      state.firstViolation ??= {
         kind: "access",
-        cycle: this.#cycle,
+        cycle: state.cycle,
         cpu,
-        task: this.#task,
+        task: task.id,
         address,
         hitCpu: hit,
         write,
         text: insn.text,
         remote: false,
         wrong,
-      });
+      };
     }
-    this.trace.access(this.#cycle, cpu, this.#task, address, hit, write, insn.text, remote, wrong);
+    state.trace.access(state.cycle, cpu, task.id, address, hit, write, insn.text, remote, wrong);
   }
 }

@@ -14,42 +14,16 @@
  * @module
  */
 
-import type { AccessOp, AccessProgram } from "../../lib/isa/access_program.ts";
 import type { PercpuRegName } from "../../lib/arch.ts";
-import { valueText } from "../../lib/_describe.ts";
+import { checkInteger, checkOneOf } from "../../lib/_check.ts";
+import { describeSafely } from "../_safe.ts";
 import { IrqSave, NoPreempt, NoPreemptIrqSave } from "../../lib/guards.ts";
+import { SYSREGS } from "../../lib/isa/isa.ts";
 import type { PercpuVar, ScalarPercpuVar } from "../../lib/percpu_var.ts";
 import { scalarCodec } from "../../lib/_scalar_codec.ts";
 import type { ScalarKind, ScalarValue } from "../../lib/types.ts";
-
-/** A run of instructions a task asks the CPU to execute, one per step. */
-export interface AccessRequest {
-  /** Always `"access"`. */
-  readonly kind: "access";
-  /** The instructions. */
-  readonly program: AccessProgram;
-  /** The variable's scalar kind (for 64-bit register pairs and the closure's value). */
-  readonly valueKind: ScalarKind;
-  /** Loaded into `program.input` before the first instruction. */
-  readonly input: unknown;
-  /** The closure a `with-current` access applies to the loaded value. */
-  readonly fn: ((value: never) => unknown) | null;
-  /** Register slot whose value the access returns, or −1. */
-  readonly result: number;
-  /** A deliberate remote access: hitting another CPU's area is not a violation. */
-  readonly remote: boolean;
-}
-
-/** Scheduling requests: local work, `sched_yield`, sleep. */
-export interface ControlRequest {
-  /** `work`: one instruction of the task's own; `yield`: give up the CPU; `sleep`. */
-  readonly kind: "work" | "yield" | "sleep";
-  /** For `sleep`: how many machine cycles. */
-  readonly cycles?: number;
-}
-
-/** What a task's generator yields; a bare `yield` (undefined) is one instruction of work. */
-export type Request = AccessRequest | ControlRequest | undefined;
+import type { ProgramCache, ProgramEntry } from "./_programs.ts";
+import { Access, Control, ControlRequest } from "./_requests.ts";
 
 /**
  * A stepped operation: `yield*` it inside a task (a generator of your own
@@ -59,7 +33,7 @@ export type Request = AccessRequest | ControlRequest | undefined;
 export type Step<T = void> = Iterable<unknown, T, unknown>;
 
 /**
- * A task's code: a generator function (`function*`) that `yield*`s the
+ * A task's code: a sync generator function (`function*`) that `yield*`s the
  * context's stepped operations; a bare `yield` is one instruction of the
  * task's own work.
  */
@@ -69,22 +43,18 @@ export type TaskBody = (ctx: TaskContext) => Generator<unknown, unknown, unknown
 export interface TaskHost {
   /** The CPU running the task (while its code runs). */
   currentCpu(task: number): number;
-  /** The program of an access to a variable of this machine's system. */
-  program(
-    variable: PercpuVar,
-    op: AccessOp,
-    options?: { cpu?: number; fn?: string },
-  ): AccessProgram;
-  /** The program writing a system register. */
-  sysregProgram(reg: PercpuRegName): AccessProgram;
-  /** The `with-current` program applying closure `f` (named after it in listings). */
-  withCurrentProgram(
-    variable: PercpuVar,
-    raw: boolean,
-    f: (value: never) => unknown,
-  ): AccessProgram;
+  /** The machine's programs. */
+  readonly programs: ProgramCache;
   /** `usize` width. */
   readonly pointerBytes: 4 | 8;
+  /** The machine's CPU count (remote accesses name one of them). */
+  readonly cpus: number;
+  /**
+   * The access made last by any task of the machine: what a task yields is
+   * nearly always the operation it has just made, which the machine then
+   * recognises by identity rather than by a slower brand check.
+   */
+  lastAccess: unknown;
 }
 
 /** Options of the stepped accessors. */
@@ -93,88 +63,57 @@ export interface StepOptions {
   readonly raw?: boolean;
 }
 
-const WORK: ControlRequest = Object.freeze({ kind: "work" });
-const YIELD: ControlRequest = Object.freeze({ kind: "yield" });
-
-function scalarKind(variable: PercpuVar, what: string): ScalarKind {
-  const kind = variable?.type?.kind;
-  if (kind === undefined || kind === "struct" || kind === "array") {
-    throw new TypeError(`${what} needs a scalar per-CPU variable, got ${valueText(variable)}`);
-  }
-  return kind;
-}
+const NO_OPTIONS: StepOptions = Object.freeze({});
 
 /**
- * An access request that is also the one-shot iterator `yield*` drives: it
- * yields itself, then returns what the machine resumed the task with. One
- * small object per operation, where a generator method would allocate a
- * generator and a request (measured: about half the cost per operation).
+ * The program an operation used last, per operation of a task: a task's
+ * loop asks for the same access again and again, and a field comparison is
+ * cheaper than the machine's cache lookup.
  */
-class Access<T> implements AccessRequest, Iterator<Request, T, unknown>, Step<T> {
-  readonly kind = "access";
-  #started = false;
-
-  constructor(
-    readonly program: AccessProgram,
-    readonly valueKind: ScalarKind,
-    readonly input: unknown,
-    readonly fn: ((value: never) => unknown) | null,
-    readonly result: number,
-    readonly remote: boolean,
-  ) {}
-
-  [Symbol.iterator](): this {
-    return this;
-  }
-
-  next(value?: unknown): IteratorResult<Request, T> {
-    if (this.#started) return { value: value as T, done: true };
-    this.#started = true;
-    return { value: this, done: false };
-  }
-
-  /** `yield*` forwards errors thrown into the task; they must keep propagating as they are. */
-  throw(error?: unknown): never {
-    throw error;
-  }
-
-  return(value?: T): IteratorResult<Request, T> {
-    this.#started = true;
-    return { value: value as T, done: true };
-  }
+class LastProgram {
+  variable: unknown = null;
+  raw = false;
+  /** The closure of a `withCurrent`. */
+  fn: unknown = null;
+  entry: ProgramEntry | null = null;
 }
 
-/** A scheduling request yielded `count` times (`work(n)` yields n `nop`s). */
-class Control implements Iterator<Request, void, unknown>, Step {
-  #left: number;
-
-  constructor(readonly request: ControlRequest, count: number) {
-    this.#left = count;
+/** The `raw` option, checked (a hostile options object is a `TypeError`, not its own error). */
+function rawOf(options: StepOptions, what: string): boolean {
+  let raw: unknown;
+  try {
+    raw = options?.raw;
+  } catch {
+    throw new TypeError(`${what}: its options could not be read`);
   }
-
-  [Symbol.iterator](): this {
-    return this;
+  if (raw === undefined) return false;
+  if (typeof raw !== "boolean") {
+    throw new TypeError(`${what}: raw must be a boolean, got ${describeSafely(raw)}`);
   }
-
-  next(): IteratorResult<Request, void> {
-    return this.#left-- > 0
-      ? { value: this.request, done: false }
-      : { value: undefined, done: true };
-  }
-
-  throw(error?: unknown): never {
-    throw error;
-  }
-
-  return(): IteratorResult<Request, void> {
-    this.#left = 0;
-    return { value: undefined, done: true };
-  }
+  return raw;
 }
 
 /**
  * What a task's code is given: its identity and the stepped operations.
- * Guards (`noPreempt()` …) act on the simulated CPU running the task.
+ * Guards (`noPreempt()` …) act on the simulated CPU running the task. Bad
+ * arguments throw inside the task (which fails alone unless it catches).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createPercpu, u32 } from "@percpu/percpu";
+ * import { Machine, type TaskContext } from "@percpu/percpu/sched";
+ * const percpu = createPercpu({ arch: "aarch64" });
+ * const HITS = percpu.defPercpu("HITS", u32, 0);
+ * const machine = new Machine({ percpu, cpus: 1 });
+ * machine.spawn(function* (ctx: TaskContext) {
+ *   const before = yield* ctx.read(HITS); // mrs, movz, add, ldr: four steps
+ *   yield* ctx.write(HITS, before + 1);
+ *   yield* ctx.add(HITS, 2);
+ * });
+ * machine.run();
+ * assert.equal(HITS.remoteRefRaw(0).value, 3);
+ * ```
  */
 export class TaskContext {
   /** The task's id (its index in spawn order). */
@@ -182,6 +121,10 @@ export class TaskContext {
   /** The task's name. */
   readonly name: string;
   readonly #host: TaskHost;
+  readonly #lastRead = new LastProgram();
+  readonly #lastWrite = new LastProgram();
+  readonly #lastWithCurrent = new LastProgram();
+  readonly #lastAdd = new LastProgram();
 
   /**
    * Made by the machine for each task.
@@ -194,6 +137,19 @@ export class TaskContext {
     this.id = id;
     this.name = name;
     this.#host = host;
+  }
+
+  #made<T>(
+    entry: ProgramEntry,
+    valueKind: ScalarKind,
+    input: unknown,
+    fn: ((value: never) => unknown) | null,
+    result: number,
+    remote: boolean,
+  ): Access<T> {
+    const access = new Access<T>(entry, valueKind, input, fn, result, remote);
+    this.#host.lastAccess = access;
+    return access;
   }
 
   /**
@@ -212,13 +168,21 @@ export class TaskContext {
    * @param variable A scalar variable of this machine's system.
    * @param options `raw` for `read_current_raw` (no guard).
    * @returns The value.
+   * @throws {TypeError} On a variable of another system or not scalar.
    */
   read<K extends ScalarKind>(
     variable: ScalarPercpuVar<K>,
-    options: StepOptions = {},
+    options: StepOptions = NO_OPTIONS,
   ): Step<ScalarValue<K>> {
-    const program = this.#host.program(variable, options.raw ? "read-raw" : "read");
-    return this.#access(variable, program, undefined, null, program.result, false);
+    const raw = rawOf(options, "read");
+    const last = this.#lastRead;
+    if (last.variable !== variable || last.raw !== raw) {
+      last.entry = this.#host.programs.access(variable, raw ? "read-raw" : "read", "read");
+      last.variable = variable;
+      last.raw = raw;
+    }
+    const entry = last.entry!;
+    return this.#made(entry, entry.valueKind, undefined, null, entry.program.result, false);
   }
 
   /**
@@ -227,15 +191,23 @@ export class TaskContext {
    * @param variable A scalar variable.
    * @param value The value; checked now, so a bad value throws in the task.
    * @param options `raw` for `write_current_raw`.
+   * @throws {TypeError} On a value of the wrong type; `RangeError` when out of range.
    */
   write<K extends ScalarKind>(
     variable: ScalarPercpuVar<K>,
     value: ScalarValue<K>,
-    options: StepOptions = {},
+    options: StepOptions = NO_OPTIONS,
   ): Step {
-    this.#check(variable, value, "write");
-    const program = this.#host.program(variable, options.raw ? "write-raw" : "write");
-    return this.#access(variable, program, value, null, -1, false);
+    const raw = rawOf(options, "write");
+    const last = this.#lastWrite;
+    if (last.variable !== variable || last.raw !== raw) {
+      last.entry = this.#host.programs.access(variable, raw ? "write-raw" : "write", "write");
+      last.variable = variable;
+      last.raw = raw;
+    }
+    const entry = last.entry!;
+    scalarCodec(entry.valueKind, this.#host.pointerBytes).check(value, `${this.name}: write`);
+    return this.#made(entry, entry.valueKind, value, null, -1, false);
   }
 
   /**
@@ -246,37 +218,54 @@ export class TaskContext {
    * @param variable A scalar variable.
    * @param f Maps the old value to the new one; its name shows in listings.
    * @param options `raw` to skip the guard.
+   * @throws {TypeError} When `f` is not a function.
    */
   withCurrent<K extends ScalarKind>(
     variable: ScalarPercpuVar<K>,
     f: (value: ScalarValue<K>) => ScalarValue<K>,
-    options: StepOptions = {},
+    options: StepOptions = NO_OPTIONS,
   ): Step {
     if (typeof f !== "function") {
-      throw new TypeError(`withCurrent expects a function, got ${valueText(f)}`);
+      throw new TypeError(`withCurrent expects a function, got ${describeSafely(f)}`);
     }
     const fn = f as (value: never) => unknown;
-    const program = this.#host.withCurrentProgram(variable, options.raw === true, fn);
-    return this.#access(variable, program, undefined, fn, -1, false);
+    const raw = rawOf(options, "withCurrent");
+    const last = this.#lastWithCurrent;
+    if (last.variable !== variable || last.raw !== raw || last.fn !== fn) {
+      last.entry = this.#host.programs.withCurrent(variable, raw, fn);
+      last.variable = variable;
+      last.raw = raw;
+      last.fn = fn;
+    }
+    const entry = last.entry!;
+    return this.#made(entry, entry.valueKind, undefined, fn, -1, false);
   }
 
   /**
    * Adds to the current CPU's value as Linux `this_cpu_add` compiles: one
-   * instruction on x86_64, load/add/store elsewhere.
+   * instruction on x86_64, load/add/store elsewhere. Exact modular
+   * arithmetic for integers, as the core's `addCurrent`.
    *
    * @param variable A scalar numeric variable.
    * @param delta The amount (a `bigint` for `u64`/`i64`).
    * @param options `raw` to skip the guard.
+   * @throws {TypeError} On a delta of the wrong type; `RangeError` on a non-integer.
    */
   add<K extends ScalarKind>(
     variable: ScalarPercpuVar<K>,
     delta: ScalarValue<K>,
-    options: StepOptions = {},
+    options: StepOptions = NO_OPTIONS,
   ): Step {
-    const kind = scalarKind(variable, "add");
-    scalarCodec(kind, this.#host.pointerBytes).checkDelta(delta, `${this.name}: add`);
-    const program = this.#host.program(variable, options.raw ? "add-raw" : "add");
-    return this.#access(variable, program, delta, null, -1, false);
+    const raw = rawOf(options, "add");
+    const last = this.#lastAdd;
+    if (last.variable !== variable || last.raw !== raw) {
+      last.entry = this.#host.programs.access(variable, raw ? "add-raw" : "add", "add");
+      last.variable = variable;
+      last.raw = raw;
+    }
+    const entry = last.entry!;
+    scalarCodec(entry.valueKind, this.#host.pointerBytes).checkDelta(delta, `${this.name}: add`);
+    return this.#made(entry, entry.valueKind, delta, null, -1, false);
   }
 
   /**
@@ -286,8 +275,8 @@ export class TaskContext {
    * @returns The address.
    */
   ptr(variable: PercpuVar): Step<number> {
-    const program = this.#host.program(variable, "ptr");
-    return new Access(program, "usize", undefined, null, 0, false);
+    const entry = this.#host.programs.access(variable, "ptr", "ptr");
+    return this.#made(entry, "usize", undefined, null, 0, false);
   }
 
   /**
@@ -301,8 +290,9 @@ export class TaskContext {
     variable: ScalarPercpuVar<K>,
     cpu: number,
   ): Step<ScalarValue<K>> {
-    const program = this.#host.program(variable, "remote-read", { cpu });
-    return this.#access(variable, program, undefined, null, program.result, true);
+    checkInteger(cpu, "remoteRead: cpu", 0, this.#host.cpus - 1);
+    const entry = this.#host.programs.access(variable, "remote-read", "remoteRead", { cpu });
+    return this.#made(entry, entry.valueKind, undefined, null, entry.program.result, true);
   }
 
   /**
@@ -317,9 +307,10 @@ export class TaskContext {
     cpu: number,
     value: ScalarValue<K>,
   ): Step {
-    this.#check(variable, value, "remoteWrite");
-    const program = this.#host.program(variable, "remote-write", { cpu });
-    return this.#access(variable, program, value, null, -1, true);
+    checkInteger(cpu, "remoteWrite: cpu", 0, this.#host.cpus - 1);
+    const entry = this.#host.programs.access(variable, "remote-write", "remoteWrite", { cpu });
+    scalarCodec(entry.valueKind, this.#host.pointerBytes).check(value, `${this.name}: remoteWrite`);
+    return this.#made(entry, entry.valueKind, value, null, -1, true);
   }
 
   /**
@@ -327,14 +318,13 @@ export class TaskContext {
    *
    * @param reg The register.
    * @param value The raw value.
+   * @throws {TypeError} On an unknown register name's type or a non-number value.
+   * @throws {RangeError} On an unknown register or a negative or fractional value.
    */
   writeSysreg(reg: PercpuRegName, value: number): Step {
-    if (!Number.isSafeInteger(value) || value < 0) {
-      throw new RangeError(
-        `writeSysreg: the value must be a non-negative integer, got ${valueText(value)}`,
-      );
-    }
-    return new Access(this.#host.sysregProgram(reg), "usize", value, null, -1, false);
+    checkOneOf(reg, SYSREGS, "writeSysreg: reg");
+    checkInteger(value, "writeSysreg: value", 0);
+    return this.#made(this.#host.programs.sysreg(reg), "usize", value, null, -1, false);
   }
 
   /**
@@ -343,27 +333,22 @@ export class TaskContext {
    * @param n How many, ≥ 0.
    */
   work(n = 1): Step {
-    if (!Number.isSafeInteger(n) || n < 0) {
-      throw new RangeError(`work: n must be a non-negative integer, got ${valueText(n)}`);
-    }
-    return new Control(WORK, n);
+    return new Control(ControlRequest.WORK, checkInteger(n, "work: n", 0));
   }
 
   /** Gives up the CPU (`sched_yield`): the only switch point under `cooperative`. */
   schedYield(): Step {
-    return new Control(YIELD, 1);
+    return new Control(ControlRequest.YIELD, 1);
   }
 
   /**
-   * Sleeps for `cycles` machine cycles (a voluntary switch).
+   * Sleeps for `cycles` machine cycles (a voluntary switch). The task wakes
+   * on the CPU it last ran on.
    *
    * @param cycles How long, ≥ 1.
    */
   sleep(cycles: number): Step {
-    if (!Number.isSafeInteger(cycles) || cycles < 1) {
-      throw new RangeError(`sleep: cycles must be a positive integer, got ${valueText(cycles)}`);
-    }
-    return new Control({ kind: "sleep", cycles }, 1);
+    return new Control(ControlRequest.sleep(checkInteger(cycles, "sleep: cycles", 1)), 1);
   }
 
   /**
@@ -382,7 +367,9 @@ export class TaskContext {
   }
 
   /**
-   * Disables IRQs on the current CPU until released; timer ticks are deferred.
+   * Disables IRQs on the current CPU until released; timer ticks are
+   * deferred until then, and the return from the deferred tick is a
+   * preemption point.
    *
    * @returns The guard.
    */
@@ -397,21 +384,5 @@ export class TaskContext {
    */
   noPreemptIrqSave(): NoPreemptIrqSave {
     return new NoPreemptIrqSave();
-  }
-
-  #check(variable: PercpuVar, value: unknown, what: string): void {
-    const kind = scalarKind(variable, what);
-    scalarCodec(kind, this.#host.pointerBytes).check(value, `${this.name}: ${what}`);
-  }
-
-  #access<T>(
-    variable: PercpuVar,
-    program: AccessProgram,
-    input: unknown,
-    fn: ((value: never) => unknown) | null,
-    result: number,
-    remote: boolean,
-  ): Access<T> {
-    return new Access(program, scalarKind(variable, program.op), input, fn, result, remote);
   }
 }

@@ -5,8 +5,12 @@
  */
 
 import { type Arch, ARCHES, type Feature, FEATURES } from "../../lib/arch.ts";
-import { valueText } from "../../lib/_describe.ts";
+import { checkInteger, checkOneOf, checkOptions } from "../../lib/_check.ts";
+import { describeSafely } from "../_safe.ts";
+import { createPercpu } from "../../lib/percpu.ts";
+import { portOf } from "../../lib/_port.ts";
 import { POLICIES, type Policy } from "../runtime/decisions.ts";
+import { MAX_MACHINE_CPUS } from "../runtime/machine_options.ts";
 import { ACCESS_MODES, type AccessMode, type ScenarioName, SCENARIOS } from "./scenario.ts";
 
 /** Options of {@linkcode simulate}; every field has a default. */
@@ -15,9 +19,9 @@ export interface SimOptions {
   readonly arch?: Arch;
   /** Crate features (default none). */
   readonly features?: readonly Feature[];
-  /** `cooperative` or `preemptive` (default). */
+  /** `preemptive` (default, Linux-like), `cooperative` or `stress`. */
   readonly policy?: Policy;
-  /** CPUs (default 2; 1 under `sp-naive`). */
+  /** CPUs (default 2, or the system's limit when lower: 1 under `sp-naive`). */
   readonly cpus?: number;
   /** Counting tasks (default 4). */
   readonly tasks?: number;
@@ -31,7 +35,12 @@ export interface SimOptions {
   readonly access?: AccessMode;
   /** Which scenario (default `counter`). */
   readonly scenario?: ScenarioName;
-  /** Keep the events for a timeline (default `false`). */
+  /** Stop after this many machine cycles (default 10 000 000): the run is then incomplete. */
+  readonly maxCycles?: number;
+  /**
+   * Keep the events for a timeline (default `false`). Costs about 80 bytes
+   * per instruction: a 10M-instruction run keeps about 800 MB.
+   */
   readonly record?: boolean;
   /**
    * Replay this schedule string (from an exploration with the same
@@ -63,61 +72,84 @@ export interface ResolvedSimOptions {
   readonly access: AccessMode;
   /** Scenario. */
   readonly scenario: ScenarioName;
+  /** Cycle limit. */
+  readonly maxCycles: number;
 }
 
-function oneOf<T extends string>(value: unknown, accepted: readonly T[], option: string): T {
-  if (!accepted.includes(value as T)) {
-    throw new RangeError(
-      `--${option} must be one of ${accepted.join(", ")}, got ${valueText(value)}`,
-    );
-  }
-  return value as T;
-}
-
-function count(value: unknown, option: string, min: number, max: number): number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw new RangeError(
-      `--${option} must be an integer from ${min} to ${max}, got ${valueText(value)}`,
-    );
-  }
-  return value;
-}
+const KEYS = [
+  "arch",
+  "features",
+  "policy",
+  "cpus",
+  "tasks",
+  "iters",
+  "quantum",
+  "seed",
+  "access",
+  "scenario",
+  "maxCycles",
+  "record",
+  "schedule",
+] as const;
 
 /**
  * Fills in and checks simulation options.
  *
  * @param options The options given.
  * @returns Every option with its value.
- * @throws {RangeError} Naming the first bad option and what it accepts.
+ * @throws {TypeError} On an option of the wrong type, or an unknown option.
+ * @throws {RangeError} Naming the first option out of range and what it accepts.
  */
 export function resolveSimOptions(options: SimOptions = {}): ResolvedSimOptions {
-  const arch = oneOf(options.arch ?? "x86_64", ARCHES, "arch");
-  const features = options.features ?? [];
+  const given = checkOptions(options, KEYS, "simulation");
+  const arch = checkOneOf(given.arch ?? "x86_64", ARCHES, "arch");
+  const features = given.features ?? [];
   if (!Array.isArray(features)) {
-    throw new RangeError(
-      `--features must be a list of ${FEATURES.join(", ")}, got ${valueText(features)}`,
+    throw new TypeError(
+      `features must be a list of ${FEATURES.join(", ")}, got ${describeSafely(features)}`,
     );
   }
-  for (const feature of features) oneOf(feature, FEATURES, "features");
-  const naive = features.includes("sp-naive");
-  const cpus = count(options.cpus ?? (naive ? 1 : 2), "cpus", 1, 64);
-  if (naive && cpus !== 1) {
-    throw new RangeError(`--cpus must be 1 with sp-naive (one CPU, plain globals), got ${cpus}`);
+  for (const feature of features) checkOneOf(feature, FEATURES, "features");
+  const canonical = FEATURES.filter((f) => features.includes(f));
+  const limit = Math.min(
+    MAX_MACHINE_CPUS,
+    portOf(createPercpu({ arch, features: canonical })).cpuLimit,
+  );
+  const cpus = given.cpus ?? Math.min(2, limit);
+  if (limit < MAX_MACHINE_CPUS && Number.isSafeInteger(cpus) && (cpus as number) > limit) {
+    throw new RangeError(
+      `cpus must be an integer from 1 to ${limit} with features ${
+        canonical.join(", ")
+      } (at most ${limit} CPU${limit === 1 ? "" : "s"}), got ${describeSafely(cpus)}`,
+    );
   }
-  const scenario = oneOf(options.scenario ?? "counter", SCENARIOS, "scenario");
+  checkInteger(cpus, "cpus", 1, limit);
+  const scenario = checkOneOf(given.scenario ?? "counter", SCENARIOS, "scenario");
   if (scenario === "el2-guest" && arch !== "aarch64") {
-    throw new RangeError(`--scenario el2-guest needs --arch aarch64, got ${arch}`);
+    throw new RangeError(
+      `scenario el2-guest needs arch aarch64 (TPIDR_EL1 and TPIDR_EL2), got ${
+        describeSafely(arch)
+      }`,
+    );
+  }
+  const record = given.record ?? false;
+  if (typeof record !== "boolean") {
+    throw new TypeError(`record must be a boolean, got ${describeSafely(record)}`);
+  }
+  if (given.schedule !== undefined && typeof given.schedule !== "string") {
+    throw new TypeError(`schedule must be a string, got ${describeSafely(given.schedule)}`);
   }
   return {
     arch,
-    features: FEATURES.filter((f) => features.includes(f)),
-    policy: oneOf(options.policy ?? "preemptive", POLICIES, "policy"),
+    features: canonical,
+    policy: checkOneOf(given.policy ?? "preemptive", POLICIES, "policy"),
     cpus,
-    tasks: count(options.tasks ?? 4, "tasks", 1, 1024),
-    iters: count(options.iters ?? 100, "iters", 1, 10_000_000),
-    quantum: count(options.quantum ?? 10, "quantum", 1, 1_000_000),
-    seed: count(options.seed ?? 1, "seed", 0, Number.MAX_SAFE_INTEGER),
-    access: oneOf(options.access ?? "with-current", ACCESS_MODES, "access"),
+    tasks: checkInteger(given.tasks ?? 4, "tasks", 1, 1024),
+    iters: checkInteger(given.iters ?? 100, "iters", 1, 10_000_000),
+    quantum: checkInteger(given.quantum ?? 10, "quantum", 1, 1_000_000),
+    seed: checkInteger(given.seed ?? 1, "seed", 0),
+    access: checkOneOf(given.access ?? "with-current", ACCESS_MODES, "access"),
     scenario,
+    maxCycles: checkInteger(given.maxCycles ?? 10_000_000, "maxCycles", 1),
   };
 }

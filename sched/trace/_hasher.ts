@@ -37,6 +37,30 @@ export class Hasher {
   }
 
   /**
+   * Adds three 32-bit words (the low 32 bits of each) at once: the trace's
+   * per-event path, which reads and writes the state once.
+   *
+   * @param a The first word.
+   * @param b The second word.
+   * @param c The third word.
+   */
+  words3(a: number, b: number, c: number): void {
+    let h1 = this.#h1;
+    let h2 = this.#h2;
+    h1 = Math.imul(h1 ^ (a | 0), 0x01000193);
+    h2 = Math.imul(h2 ^ (a | 0), 0x5bd1e995);
+    h2 ^= h2 >>> 15;
+    h1 = Math.imul(h1 ^ (b | 0), 0x01000193);
+    h2 = Math.imul(h2 ^ (b | 0), 0x5bd1e995);
+    h2 ^= h2 >>> 15;
+    h1 = Math.imul(h1 ^ (c | 0), 0x01000193);
+    h2 = Math.imul(h2 ^ (c | 0), 0x5bd1e995);
+    h2 ^= h2 >>> 15;
+    this.#h1 = h1;
+    this.#h2 = h2;
+  }
+
+  /**
    * Adds a run of 32-bit words from an array, in one tight loop.
    *
    * @param words The array.

@@ -60,6 +60,24 @@ export type SimEvent =
     /** The CPU whose run queue it joined. */
     readonly target: number;
   }
+  /**
+   * A queued task was moved to another CPU's run queue: by periodic load
+   * balancing (from a tick on `cpu`) or by `cpu` about to go idle (newidle).
+   */
+  | {
+    /** Event kind. */
+    readonly kind: "pull";
+    /** Machine cycle. */
+    readonly cycle: number;
+    /** The pulling CPU, whose queue the task joined. */
+    readonly cpu: number;
+    /** The task id. */
+    readonly task: number;
+    /** The CPU whose queue it left. */
+    readonly from: number;
+    /** `balance` (periodic, from the tick) or `newidle`. */
+    readonly reason: "balance" | "newidle";
+  }
   /** A task starts running on a different CPU than last time. */
   | {
     /** Event kind. */
@@ -96,8 +114,13 @@ export type SimEvent =
     readonly cpu: number;
     /** The running task. */
     readonly task: number;
-    /** Preempted now, or deferred by a non-zero preempt count or disabled IRQs. */
-    readonly outcome: "preempt" | "deferred-guard" | "deferred-irq";
+    /**
+     * `preempt`: the task was switched out; `deferred-guard`: need-resched
+     * is set and waits for the preempt count to return to 0;
+     * `deferred-irq`: IRQs are disabled, the tick waits for them;
+     * `alone`: nothing else is runnable on the CPU, the task runs on.
+     */
+    readonly outcome: "preempt" | "deferred-guard" | "deferred-irq" | "alone";
   }
   /** A task's preempt count changed (a guard was taken or released). */
   | {
@@ -169,8 +192,18 @@ const CODES: Record<SimEvent["kind"], number> = {
   access: 11,
   sysreg: 12,
   misuse: 13,
+  pull: 14,
 };
-const TICK_OUTCOMES = { "preempt": 0, "deferred-guard": 1, "deferred-irq": 2 } as const;
+
+/** What a tick did. */
+type TickOutcome = Extract<SimEvent, { kind: "tick" }>["outcome"];
+const TICK_OUTCOMES: Record<TickOutcome, number> = {
+  "preempt": 0,
+  "deferred-guard": 1,
+  "deferred-irq": 2,
+  "alone": 3,
+};
+const PULL_REASONS = { balance: 0, newidle: 1 } as const;
 
 /**
  * Records events and hashes them. The hash covers every event whether or
@@ -197,9 +230,9 @@ export class Trace {
 
   #mix(code: number, cycle: number, cpu: number, task: number, payload: number): void {
     const hasher = this.#hasher;
-    hasher.word(code | (cpu << 5) | (task << 12));
-    hasher.word(cycle);
-    hasher.number(payload);
+    hasher.words3(code | (cpu << 5) | (task << 12), cycle, payload);
+    // Payloads beyond 32 bits (large addresses, register values) add their high part.
+    if ((payload | 0) !== payload) hasher.number(payload);
   }
 
   #keep(event: SimEvent): void {
@@ -229,6 +262,26 @@ export class Trace {
   preempt(cycle: number, cpu: number, task: number, target: number): void {
     this.#mix(CODES.preempt, cycle, cpu, task, target);
     if (this.events) this.#keep({ kind: "preempt", cycle, cpu, task, target });
+  }
+
+  /**
+   * A queued task moved to another CPU's queue.
+   *
+   * @param cycle Machine cycle.
+   * @param cpu The pulling CPU.
+   * @param task The task.
+   * @param from The CPU whose queue it left.
+   * @param reason Periodic balancing or newidle.
+   */
+  pull(
+    cycle: number,
+    cpu: number,
+    task: number,
+    from: number,
+    reason: "balance" | "newidle",
+  ): void {
+    this.#mix(CODES.pull, cycle, cpu, task, from * 2 + PULL_REASONS[reason]);
+    if (this.events) this.#keep({ kind: "pull", cycle, cpu, task, from, reason });
   }
 
   /**
@@ -276,12 +329,7 @@ export class Trace {
    * @param task The running task.
    * @param outcome What it did.
    */
-  tick(
-    cycle: number,
-    cpu: number,
-    task: number,
-    outcome: "preempt" | "deferred-guard" | "deferred-irq",
-  ): void {
+  tick(cycle: number, cpu: number, task: number, outcome: TickOutcome): void {
     this.#mix(CODES.tick, cycle, cpu, task, TICK_OUTCOMES[outcome]);
     if (this.events) this.#keep({ kind: "tick", cycle, cpu, task, outcome });
   }
