@@ -39,7 +39,7 @@ import { OUTPUT_FLAGS } from "./sim.ts";
 import { writeTimeline } from "./_timeline.ts";
 
 /** Small, so that dfs finishes in moments. */
-const SIZES: SizeDefaults = { cpus: 2, tasks: 2, iters: 1 };
+const SIZES: SizeDefaults = { cpus: 2, tasks: 3, iters: 1 };
 const DEFAULT_MODE: ExploreMode = "dfs";
 const DEFAULT_MAX_PREEMPTIONS = 2;
 const MAX_PREEMPTIONS = 8;
@@ -79,7 +79,8 @@ const SEARCHES: Readonly<
  * @returns The verdict.
  */
 export function exploreVerdict(result: ExploreResult): Verdict {
-  return result.violation === null ? "ok" : "violation";
+  if (result.violation !== null) return "violation";
+  return result.complete || result.mode !== "dfs" ? "ok" : "incomplete";
 }
 
 function run(values: FlagValues, context: CommandContext): number {
@@ -190,7 +191,7 @@ function exploreJson(
     ...(dfs ? { boundReached: result.boundReached } : {}),
     elapsedMs: Math.round(result.elapsedMs * 10) / 10,
     schedulesPerSecond: Math.round(result.schedulesExplored / result.elapsedMs * 1000),
-    ...(dfs ? { pruned: result.pruned, statesCached: result.statesCached } : {}),
+    ...(dfs ? { pruned: result.pruned, statesCached: result.finalStates } : {}),
     violation: v && {
       schedule: v.schedule,
       preemptions: v.preemptions,

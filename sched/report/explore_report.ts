@@ -45,7 +45,7 @@ export function formatExploreReport(result: ExploreResult, options: SimOptions =
       Math.round(result.schedulesExplored / result.elapsedMs * 1000)
     }/s)${
       result.mode === "dfs"
-        ? `, ${result.pruned} cut short at known states (${result.statesCached} cached)`
+        ? `, ${result.pruned} redundant`
         : ""
     }`,
     "",

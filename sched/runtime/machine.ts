@@ -171,11 +171,21 @@ export class Machine {
     openMachinePort(this, {
       step: (cpu, record) => this.#stepOne(cpu, record),
       endCycle: (record) => this.#scheduler.endCycle(record),
+      offers: (cpu, out) => this.#scheduler.offers(this.#cpus[cpu], out),
       get cycle(): number {
         return state.cycle;
       },
       get live(): number {
         return state.live;
+      },
+      get tasks(): number {
+        return state.tasks.length;
+      },
+      get sleeping(): number {
+        return state.sleepers.length;
+      },
+      get issues(): number {
+        return state.wrongCpuAccesses + state.misuses.length + state.failures.length;
       },
       stats: () => this.#stats(),
       snapshot: () => snapshotOf(state, this.#cpus),
