@@ -12,7 +12,7 @@ import type { Region } from "./_memory.ts";
 /**
  * One CPU's registers. A `Percpu` system has one current context; the
  * simulator gives each simulated CPU its own and switches between them.
- * Made by `Percpu.createCpuContext()`.
+ * Made through the system's port (`createCpuContext()`).
  */
 export class CpuContext {
   /** Which register holds the per-CPU area base. */
@@ -31,20 +31,33 @@ export class CpuContext {
    * @ignore
    */
   byte = 0;
+  /**
+   * Why the area the register pointed at is gone (its memory was released
+   * when the areas were set up again), or `null`. While set, the register
+   * resolves to no area even if new memory is mapped at the same address:
+   * only writing the register clears it.
+   *
+   * @ignore
+   */
+  stale: string | null = null;
   #reg = 0;
   readonly #others = new Map<PercpuRegName, number>();
-  readonly #retarget: (context: CpuContext) => void;
+  readonly #retarget: (context: CpuContext, written: boolean) => void;
 
   /**
    * Creates a context whose per-CPU register is 0.
    *
    * @param percpuReg The per-CPU register's name.
-   * @param retarget Called after the register changes, to resolve `area`.
+   * @param retarget Resolves `area`: called with `written` true after the
+   *   register changes.
    */
-  constructor(percpuReg: PercpuRegName, retarget: (context: CpuContext) => void) {
+  constructor(
+    percpuReg: PercpuRegName,
+    retarget: (context: CpuContext, written: boolean) => void,
+  ) {
     this.percpuReg = percpuReg;
     this.#retarget = retarget;
-    retarget(this);
+    retarget(this, true);
   }
 
   /** The per-CPU register's raw value (under `non-zero-vma`, base − VMA). */
@@ -54,7 +67,7 @@ export class CpuContext {
 
   set reg(value: number) {
     this.#reg = value;
-    this.#retarget(this);
+    this.#retarget(this, true);
   }
 
   /**
