@@ -14,7 +14,6 @@
 
 import { createPercpu, type Percpu, u32, u64 } from "../mod.ts";
 import { shareAreas } from "../lib/workers/mod.ts";
-import { portOf } from "../lib/_port.ts";
 
 const RE_INITS = 10_000;
 
