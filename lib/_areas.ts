@@ -398,7 +398,7 @@ export class Areas {
    *
    * @returns The text.
    */
-  describe(): string {
+  idsText(): string {
     const count = this.#bases.length;
     return count === 0
       ? "no areas are initialised (init() was given 0 CPUs)"

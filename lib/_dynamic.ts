@@ -72,6 +72,8 @@ interface Chunk {
 
 /** One allocated object. */
 interface Allocation {
+  /** Its pointer variable's name, which names it. */
+  readonly name: string;
   readonly chunk: Chunk;
   readonly start: number;
   readonly layout: TypeLayout;
@@ -185,7 +187,6 @@ export class DynamicAreas {
         } needs ${layout.size} bytes, but a per-CPU unit is ${stride} bytes: register + offset must land in each CPU's own unit, and the areas are ${stride} bytes apart. Enlarge the areas with a padding variable defined before init(), e.g. defPercpu("DYNAMIC_RESERVE", array(u8, ${layout.size}), …)`,
       );
     }
-    deps.freeze();
     let found = this.#find(layout);
     let fresh: Backing[] | null = null;
     if (found === null) {
@@ -193,13 +194,17 @@ export class DynamicAreas {
       const areas = deps.areas;
       if (areas.ready) fresh = this.#buffersFor(areas.bases, this.#areasShared(areas.bases));
     }
+    // Fixing the layout allocates the section, all or nothing; the pointer
+    // cell can only fail once .data is full of them.
+    deps.freeze();
     const cell = this.#newCell();
-    // Nothing has changed so far; from here on nothing throws.
+    // From here on nothing throws.
     const chunk = found.chunk;
     if (chunk.index === this.#chunks.length) this.#chunks.push(chunk);
     if (fresh !== null) this.#place(chunk, deps.areas.bases, fresh);
-    const id = this.#nextId++;
+    const name = `percpu_ptr_${this.#nextId++}`;
     const allocation: Allocation = {
+      name,
       chunk,
       start: found.start,
       layout,
@@ -210,7 +215,7 @@ export class DynamicAreas {
       freed: false,
     };
     this.#take(chunk, found.start, found.start + layout.size);
-    const variable = new DynamicPercpuVariable<T>(this, deps, allocation, `percpu_ptr_${id}`);
+    const variable = new DynamicPercpuVariable<T>(this, deps, allocation);
     this.#live.set(variable, allocation);
     this.#locate(allocation);
     if (chunk.placed !== null) this.#fill(chunk, [allocation]);
@@ -294,8 +299,7 @@ export class DynamicAreas {
    * allocations and its pointer is poisoned, so simulated accesses through
    * it fault.
    *
-   * @param variable The object.
-   * @throws {FaultError} When it was freed already.
+   * @param variable A live object of this system (the variable checks).
    */
   free(variable: object): void {
     const allocation = this.#live.get(variable)!;
@@ -314,11 +318,6 @@ export class DynamicAreas {
    */
   owns(variable: unknown): boolean {
     return this.#live.has(variable as object);
-  }
-
-  /** The live objects, in allocation order. */
-  get variables(): readonly PercpuVariable[] {
-    return [...this.#live.keys()] as PercpuVariable[];
   }
 
   /**
@@ -437,8 +436,12 @@ export class DynamicAreas {
    * @returns One `SharedArrayBuffer` per chunk, in chunk order.
    */
   shared(): SharedArrayBuffer[] {
-    return this.#chunks.map((chunk) => chunk.regions[0]?.buffer as SharedArrayBuffer)
-      .filter((buffer) => buffer instanceof SharedArrayBuffer);
+    // One entry per chunk, so that indices match; a chunk with no shared
+    // memory (no areas) gets an empty buffer, which attachShared refuses.
+    return this.#chunks.map((chunk) => {
+      const buffer = chunk.regions[0]?.buffer;
+      return buffer instanceof SharedArrayBuffer ? buffer : new SharedArrayBuffer(0);
+    });
   }
 
   /**
@@ -447,8 +450,8 @@ export class DynamicAreas {
    * @returns One entry per live object, in allocation order.
    */
   fingerprint(): DynamicFingerprint[] {
-    return [...this.#live].map(([variable, a]) => ({
-      name: (variable as PercpuVariable).name,
+    return [...this.#live.values()].map((a) => ({
+      name: a.name,
       type: typeName(a.type),
       chunk: a.chunk.index,
       start: a.start,
@@ -549,11 +552,10 @@ export class DynamicAreas {
    * plus its pointer, resolved on every access.
    *
    * @param allocation The object.
-   * @param name Its name, for messages.
    * @returns The accessors' host.
    */
-  cursorFor(allocation: Allocation, name: string): CursorHost {
-    return new CursorHost(this.#deps, allocation, name);
+  cursorFor(allocation: Allocation): CursorHost {
+    return new CursorHost(this.#deps, allocation);
   }
 }
 
@@ -565,15 +567,13 @@ export class DynamicAreas {
 class CursorHost {
   readonly #deps: DynamicDeps;
   readonly #allocation: Allocation;
-  readonly #name: string;
   /** Only `area` and `byte` of it are used: the scalar accessors read those. */
   readonly #cursor: CpuContext;
   #last: Region | null = null;
 
-  constructor(deps: DynamicDeps, allocation: Allocation, name: string) {
+  constructor(deps: DynamicDeps, allocation: Allocation) {
     this.#deps = deps;
     this.#allocation = allocation;
-    this.#name = name;
     this.#cursor = new CpuContext(deps.host.percpuReg, () => {});
   }
 
@@ -601,7 +601,7 @@ class CursorHost {
 
   fault(_cursor: CpuContext, who: string): FaultError {
     const a = this.#allocation;
-    if (a.freed) return freedFault(this.#name, who);
+    if (a.freed) return freedFault(a.name, who);
     const context = this.#deps.register.current;
     if (context.area === null || a.chunk.placed === null) {
       return this.#deps.register.fault(context, who);
@@ -611,7 +611,7 @@ class CursorHost {
       address,
       `${who}: ${a.layout.size} bytes at ${
         hex(address)
-      } (the per-CPU register plus ${this.#name}) are not mapped`,
+      } (the per-CPU register plus ${a.name}) are not mapped`,
     );
   }
 }
@@ -637,11 +637,11 @@ export class DynamicPercpuVariable<T extends Type = Type> extends PercpuVariable
    *
    * @param owner The allocator.
    * @param deps Its system.
-   * @param allocation Where it is.
-   * @param name Its pointer variable's name.
+   * @param allocation Where it is (and its name).
    */
-  constructor(owner: DynamicAreas, deps: DynamicDeps, allocation: Allocation, name: string) {
+  constructor(owner: DynamicAreas, deps: DynamicDeps, allocation: Allocation) {
     const host = deps.host;
+    const name = allocation.name;
     const place: VarPlace = allocation.place;
     super({
       host,
@@ -659,7 +659,7 @@ export class DynamicPercpuVariable<T extends Type = Type> extends PercpuVariable
         selfPtrVma: host.selfPtrVma,
         percpuReg: host.percpuReg,
       }),
-      current: owner.cursorFor(allocation, name),
+      current: owner.cursorFor(allocation),
       currentOffset: 0,
     });
     this.#owner = owner;

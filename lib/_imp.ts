@@ -12,7 +12,7 @@ import type { AccessForms } from "./isa/access_program.ts";
 import { Areas, type AreaSource, checkMemory } from "./_areas.ts";
 import { checkInteger } from "./_check.ts";
 import type { CpuContext } from "./_cpu_context.ts";
-import { valueText } from "./_describe.ts";
+import { hex, valueText } from "./_describe.ts";
 import { DynamicAreas } from "./_dynamic.ts";
 import { DefinitionError, NotInitializedError } from "./errors.ts";
 import type { Definition, Implementation } from "./_implementation.ts";
@@ -23,7 +23,6 @@ import { checkCpuCount, MAX_CPUS, type ResolvedOptions } from "./_options.ts";
 import { PercpuRegister } from "./_percpu_reg.ts";
 import type { PercpuSymbols } from "./percpu.ts";
 import { createHost, type VarHost } from "./percpu_var.ts";
-import { hex } from "./_describe.ts";
 import type { Type } from "./types.ts";
 import { writeValue } from "./_value_codec.ts";
 
@@ -254,7 +253,7 @@ export class ImpImplementation implements Implementation {
     }
     if (!Number.isInteger(cpu) || cpu < 0 || cpu >= areas.count) {
       throw new RangeError(
-        `${who}: CPU id ${valueText(cpu)} is out of range; ${areas.describe()}`,
+        `${who}: CPU id ${valueText(cpu)} is out of range; ${areas.idsText()}`,
       );
     }
     return areas.baseOf(cpu);

@@ -25,7 +25,7 @@ import {
   u64,
   u8,
 } from "../mod.ts";
-import { Machine } from "../sched/mod.ts";
+import { checkDfs, type ExploreTest, Machine } from "../sched/mod.ts";
 import { runOnCpus, shareAreas } from "../lib/workers/mod.ts";
 import { portOf } from "../lib/_port.ts";
 import { LAST, PACKETS, percpu as taskSystem } from "./fixtures/dynamic_task.ts";
@@ -265,6 +265,33 @@ Deno.test("the simulator runs tasks on dynamic variables", async (t) => {
     assert.ok(stats.wrongCpuAccesses > 0);
     assert.ok(hits.readRemote(0) + hits.readRemote(1) < 400n);
   });
+});
+
+Deno.test("the explorer finds the race on a dynamic variable, and proves the guard", () => {
+  const test = (features: Feature[]): ExploreTest => {
+    const percpu = createPercpu({ arch: "riscv64", features });
+    percpu.defPercpu("PAD", u64, 0n);
+    const hits = percpu.allocPercpu(u64);
+    return {
+      name: `dynamic:${features.join("+")}`,
+      percpu,
+      cpus: 2,
+      spawn(machine) {
+        for (let t = 0; t < 2; t++) {
+          machine.spawn(function* (ctx) {
+            yield* ctx.withCurrent(hits, (v: bigint) => v + 1n);
+          });
+        }
+      },
+      check: () => hits.readRemote(0) + hits.readRemote(1) === 2n ? null : "lost update",
+    };
+  };
+  const racy = checkDfs(test([]), { maxPreemptions: 2 });
+  assert.equal(racy.violation?.preemptions, 1);
+  assert.match(racy.violation!.messages[0], /hit another CPU's area/);
+  const guarded = checkDfs(test(["preempt"]), { maxPreemptions: 2 });
+  assert.equal(guarded.violation, null, "each schedule starts from the initial values");
+  assert.equal(guarded.complete, true);
 });
 
 Deno.test("Workers share dynamic variables", async () => {
