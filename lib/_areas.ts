@@ -136,8 +136,8 @@ export class Areas {
   readonly sectionCopies: number;
   #section: Region | null = null;
   #template: Uint8Array | null = null;
-  /** Area base of each CPU, in CPU order. */
-  #bases: readonly number[] = [];
+  /** Area base of each CPU, in CPU order (frozen). */
+  #bases: readonly number[] = Object.freeze([]);
   /** Whether `#bases` are `stride` apart from `#bases[0]`. */
   #contiguous = true;
   /** Regions mapped for the current areas (not the section): released on the next set-up. */
@@ -257,32 +257,40 @@ export class Areas {
       : null;
     // Nothing has changed so far; from here on nothing throws.
     if (section !== null) this.#commitFreeze(section, writeTemplate);
+    if (source.kind === "own" && fresh === null && this.#mapped[0] === this.#own) {
+      // Again in the same own memory (the explorer does this per schedule).
+      this.#bases = this.#strided(this.#own!.start, count);
+      this.#contiguous = true;
+      this.#copyTemplate(this.#bases, copy ? 0 : count);
+      this.#epoch++;
+      return;
+    }
     const mapped: Region[] = [];
-    let bases: number[];
+    let bases: readonly number[];
     let firstCopied = copy ? 0 : count;
     switch (source.kind) {
       case "own": {
         if (fresh !== null) this.#own = this.memory.mapBuffer("per-CPU areas", fresh);
         mapped.push(this.#own!);
-        bases = strided(this.#own!.start, stride, count);
+        bases = this.#strided(this.#own!.start, count);
         break;
       }
       case "memory": {
         const region = this.memory.mapBuffer(`${what}(memory)`, source.at.buffer);
         mapped.push(region);
-        bases = strided(region.start + source.at.byteOffset, stride, count);
+        bases = this.#strided(region.start + source.at.byteOffset, count);
         break;
       }
       case "section":
-        bases = strided(this.#section!.start, stride, count);
+        bases = this.#strided(this.#section!.start, count);
         firstCopied = copy ? 1 : count;
         break;
       case "bases":
-        bases = source.at.map((at, cpu) => {
+        bases = Object.freeze(source.at.map((at, cpu) => {
           const region = this.memory.mapBuffer(`${what}: the area of CPU ${cpu}`, at.buffer);
           if (!mapped.includes(region)) mapped.push(region);
           return region.start + at.byteOffset;
-        });
+        }));
         break;
     }
     for (const region of this.#mapped) {
@@ -296,14 +304,38 @@ export class Areas {
       this.#own = null;
     }
     this.#mapped = mapped;
-    this.#bases = Object.freeze(bases);
-    this.#contiguous = bases.every((base, cpu) => base === bases[0] + cpu * stride);
+    if (bases !== this.#bases) {
+      this.#bases = bases;
+      this.#contiguous = bases.every((base, cpu) => base === bases[0] + cpu * stride);
+    }
+    this.#copyTemplate(bases, firstCopied);
+    this.#epoch++;
+  }
+
+  /**
+   * `count` bases `stride` apart from `base`: the current array when it is
+   * the same (re-initialising in place, as the explorer does per schedule).
+   */
+  #strided(base: number, count: number): readonly number[] {
+    const current = this.#bases;
+    if (current.length === count && this.#contiguous && current[0] === base) return current;
+    return Object.freeze(strided(base, this.layout.stride, count));
+  }
+
+  /** Copies the template into the areas from CPU `first` on. */
+  #copyTemplate(bases: readonly number[], first: number): void {
     const template = this.#template!;
-    for (let cpu = firstCopied; cpu < count; cpu++) {
-      const region = this.memory.resolve(bases[cpu], template.length)!;
+    const size = template.length;
+    const stride = this.layout.stride;
+    const count = bases.length;
+    // Contiguous areas in one region: one lookup for all of them.
+    const whole = this.#contiguous && count > 0
+      ? this.memory.resolve(bases[0], count * stride)
+      : null;
+    for (let cpu = first; cpu < count; cpu++) {
+      const region = whole ?? this.memory.resolve(bases[cpu], size)!;
       region.u8.set(template, bases[cpu] + region.bias);
     }
-    this.#epoch++;
   }
 
   /**

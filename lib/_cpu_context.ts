@@ -20,7 +20,9 @@ export class CpuContext {
   /**
    * The region the register points into, resolved by the owning system
    * whenever the register or the memory map changes; `null` when it does not
-   * point at a mapped area.
+   * point at a mapped area. It stays a region that was unmapped since (its
+   * `released` says why) until the register is written again, so accesses
+   * through it fault rather than reach whatever is mapped there later.
    *
    * @ignore
    */
@@ -31,33 +33,20 @@ export class CpuContext {
    * @ignore
    */
   byte = 0;
-  /**
-   * Why the area the register pointed at is gone (its memory was released
-   * when the areas were set up again), or `null`. While set, the register
-   * resolves to no area even if new memory is mapped at the same address:
-   * only writing the register clears it.
-   *
-   * @ignore
-   */
-  stale: string | null = null;
   #reg = 0;
   readonly #others = new Map<PercpuRegName, number>();
-  readonly #retarget: (context: CpuContext, written: boolean) => void;
+  readonly #retarget: (context: CpuContext) => void;
 
   /**
    * Creates a context whose per-CPU register is 0.
    *
    * @param percpuReg The per-CPU register's name.
-   * @param retarget Resolves `area`: called with `written` true after the
-   *   register changes.
+   * @param retarget Called after the register changes, to resolve `area`.
    */
-  constructor(
-    percpuReg: PercpuRegName,
-    retarget: (context: CpuContext, written: boolean) => void,
-  ) {
+  constructor(percpuReg: PercpuRegName, retarget: (context: CpuContext) => void) {
     this.percpuReg = percpuReg;
     this.#retarget = retarget;
-    retarget(this, true);
+    retarget(this);
   }
 
   /** The per-CPU register's raw value (under `non-zero-vma`, base − VMA). */
@@ -67,7 +56,7 @@ export class CpuContext {
 
   set reg(value: number) {
     this.#reg = value;
-    this.#retarget(this, true);
+    this.#retarget(this);
   }
 
   /**

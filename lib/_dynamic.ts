@@ -22,8 +22,7 @@
  * @module
  */
 
-import type { Areas } from "./_areas.ts";
-import { allocateBuffer } from "./_areas.ts";
+import { allocateBuffer, type Areas, type AreaSource } from "./_areas.ts";
 import { hex, valueText } from "./_describe.ts";
 import { FaultError } from "./errors.ts";
 import { CpuContext } from "./_cpu_context.ts";
@@ -108,6 +107,8 @@ export interface DynamicPlan {
   /** New memory per chunk index, for the chunks that must move. */
   readonly buffers: ReadonlyMap<number, readonly Backing[]>;
 }
+
+const NO_PLAN: DynamicPlan = Object.freeze({ buffers: new Map() });
 
 /** One entry of a system's dynamic layout, for Workers to compare. */
 export interface DynamicFingerprint {
@@ -324,17 +325,19 @@ export class DynamicAreas {
    * Allocates the memory the chunks will need after a set-up of the areas,
    * before anything changes, so that a failure leaves the system as it was.
    *
-   * @param bases The area bases the set-up will give, when known; `null`
-   *   when they will be new addresses.
+   * @param count Number of areas the set-up will make.
+   * @param source Where it will put them (so the bases may be known ahead).
    * @param shared Whether the areas will be in a `SharedArrayBuffer`.
    * @returns The plan for {@linkcode DynamicAreas.commit}.
    * @throws {RangeError} When memory cannot be allocated.
    */
-  prepare(bases: readonly number[] | null, shared: boolean): DynamicPlan {
+  prepare(count: number, source: AreaSource, shared: boolean): DynamicPlan {
+    if (this.#chunks.length === 0) return NO_PLAN;
+    const predicted = this.#deps.areas.predict(count, source);
     const buffers = new Map<number, readonly Backing[]>();
     for (const chunk of this.#chunks) {
-      if (bases !== null && this.#fits(chunk, bases)) continue;
-      buffers.set(chunk.index, this.#buffersFor(bases, shared));
+      if (predicted !== null && this.#fits(chunk, predicted)) continue;
+      buffers.set(chunk.index, this.#buffersFor(predicted, shared));
     }
     return { buffers };
   }
@@ -371,6 +374,7 @@ export class DynamicAreas {
    * @param copy Whether objects get their initial values again.
    */
   commit(plan: DynamicPlan, copy: boolean): void {
+    if (this.#chunks.length === 0) return;
     const bases = this.#deps.areas.bases;
     const moving = this.#chunks.filter((chunk) => !this.#fits(chunk, bases));
     for (const chunk of moving) this.#unplace(chunk, "the per-CPU areas were set up again");
@@ -428,6 +432,7 @@ export class DynamicAreas {
       this.#place(chunk, bases, [buffers[chunk.index]]);
     }
     for (const allocation of this.#live.values()) this.#locate(allocation);
+    this.#deps.host.unmaps = this.#deps.areas.memory.unmaps;
   }
 
   /**
@@ -581,7 +586,10 @@ class CursorHost {
     const cursor = this.#cursor;
     const context = this.#deps.register.current;
     const a = this.#allocation;
-    if (a.freed || context.area === null || a.chunk.placed === null) {
+    if (
+      a.freed || context.area === null || context.area.released !== null ||
+      a.chunk.placed === null
+    ) {
       cursor.area = null;
       return cursor;
     }
@@ -603,7 +611,7 @@ class CursorHost {
     const a = this.#allocation;
     if (a.freed) return freedFault(a.name, who);
     const context = this.#deps.register.current;
-    if (context.area === null || a.chunk.placed === null) {
+    if (context.area === null || context.area.released !== null || a.chunk.placed === null) {
       return this.#deps.register.fault(context, who);
     }
     const address = context.reg + this.#deps.areaBias + a.place.offset;

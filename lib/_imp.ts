@@ -26,6 +26,9 @@ import { createHost, type VarHost } from "./percpu_var.ts";
 import type { Type } from "./types.ts";
 import { writeValue } from "./_value_codec.ts";
 
+const OWN: AreaSource = Object.freeze({ kind: "own" });
+const SECTION: AreaSource = Object.freeze({ kind: "section" });
+
 /** How an implementation with areas links and addresses its variables. */
 export interface AreaShape {
   /** Areas the linker script reserves in the section. */
@@ -56,6 +59,7 @@ export class ImpImplementation implements Implementation {
   /** The per-CPU register. */
   protected readonly register: PercpuRegister;
   readonly #defs: { type: Type; offset: number; init: unknown }[] = [];
+  readonly #writeTemplateFn = (section: Region): void => this.#writeTemplate(section);
 
   /**
    * Builds the implementation for a feature set.
@@ -93,7 +97,7 @@ export class ImpImplementation implements Implementation {
       selfPtrVma: selfPtr ? this.vmaOf(0) - this.shape.vmaShift : 0,
       percpuReg: options.percpuReg,
       context: this.register.createCpuContext(),
-      epoch: 0,
+      unmaps: 0,
       fault: (context, who) => this.register.fault(context, who),
       currentPtrBase: (who) => this.register.currentPtrBase(who),
       areaBase: (cpu, who) => this.areaBase(cpu, who),
@@ -107,7 +111,7 @@ export class ImpImplementation implements Implementation {
       host: this.host,
       areaBias: this.shape.areaBias,
       vmaOf: (offset) => this.vmaOf(offset),
-      freeze: () => this.areas.freeze((section) => this.#writeTemplate(section), "allocPercpu"),
+      freeze: () => this.areas.freeze(this.#writeTemplateFn, "allocPercpu"),
     });
   }
 
@@ -192,7 +196,7 @@ export class ImpImplementation implements Implementation {
     const count = checkCpuCount(cpuCount, "init: cpuCount", 0);
     const size = this.areas.checkSize(count, "init");
     const source: AreaSource = memory === undefined
-      ? { kind: "own" }
+      ? OWN
       : { kind: "memory", at: checkMemory(memory, size, "init") };
     this.setUp(count, source, true, "init");
     return count;
@@ -206,7 +210,7 @@ export class ImpImplementation implements Implementation {
   }
 
   initInPlace(): number {
-    this.setUp(this.shape.sectionCopies, { kind: "section" }, true, "initInPlace");
+    this.setUp(this.shape.sectionCopies, SECTION, true, "initInPlace");
     return this.areaNum();
   }
 
@@ -226,11 +230,11 @@ export class ImpImplementation implements Implementation {
       (source.kind === "memory"
         ? source.at.buffer instanceof SharedArrayBuffer
         : source.kind === "bases" && source.at[0]?.buffer instanceof SharedArrayBuffer);
-    const plan = this.dynamic.prepare(areas.predict(count, source), shared);
-    areas.setUp(count, source, copy, (section) => this.#writeTemplate(section), what);
-    this.host.epoch = areas.epoch;
+    const plan = this.dynamic.prepare(count, source, shared);
+    areas.setUp(count, source, copy, this.#writeTemplateFn, what);
     this.register.retargetAll();
     this.dynamic.commit(plan, copy);
+    this.host.unmaps = areas.memory.unmaps;
   }
 
   areaNum(): number {

@@ -156,10 +156,11 @@ export class Region implements Views {
   }
 
   /**
-   * Unmaps the region: it then contains no address, and its views and
-   * buffer are detached ones, so whoever still holds it can neither read
-   * the old bytes nor write them. The memory itself is left alone (it may
-   * be the caller's).
+   * Unmaps the region: it then contains no address, its views and buffer
+   * are detached ones, and reading its `bias` throws a `FaultError`, so
+   * whoever still holds it (a register context, a ref) can neither read the
+   * old bytes nor write them. The memory itself is left alone (it may be
+   * the caller's).
    *
    * @param reason Why, for the faults of later accesses.
    */
@@ -167,6 +168,18 @@ export class Region implements Views {
     if (this.#released !== null) return;
     this.#released = reason;
     this.#length = 0;
+    // The scalar accessors touch `bias` of the current area before using it
+    // (to fault on a register that points nowhere); making it throw here
+    // costs the live regions nothing, as they keep their shape.
+    const fault = new FaultError(
+      this.start,
+      `the memory at ${hex(this.start)} (${this.name}) is no longer mapped: ${reason}`,
+    );
+    Object.defineProperty(this, "bias", {
+      get: () => {
+        throw fault;
+      },
+    });
     const gone = detachedViews();
     this.buffer = gone.buffer;
     this.u8 = gone.u8;
@@ -212,6 +225,7 @@ export class AddressSpace {
   readonly #heapStart: number;
   readonly #heapEnd: number;
   #next: number;
+  #unmaps = 0;
 
   /**
    * Creates an empty space.
@@ -290,6 +304,7 @@ export class AddressSpace {
   unmap(region: Region, reason: string): void {
     const index = this.#regions.indexOf(region);
     if (index < 0) return;
+    this.#unmaps++;
     this.#regions.splice(index, 1);
     if (this.#byBuffer.get(region.buffer) === region) this.#byBuffer.delete(region.buffer);
     region.release(reason);
@@ -353,6 +368,14 @@ export class AddressSpace {
       if (region.contains(address, size)) return region;
     }
     return null;
+  }
+
+  /**
+   * Counts unmappings: while it stays the same, a region found for an
+   * address is still the region at that address.
+   */
+  get unmaps(): number {
+    return this.#unmaps;
   }
 
   /** The mapped regions, in mapping order. */

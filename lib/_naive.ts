@@ -57,7 +57,7 @@ export class NaiveImplementation implements Implementation {
       selfPtrVma: 0,
       percpuReg: options.percpuReg,
       context: this.createCpuContext(),
-      epoch: 0,
+      unmaps: 0,
       // Contexts always point at .data, so no access reaches this.
       fault: (_context, who) => new FaultError(0, `${who}: sp-naive globals are always mapped`),
       currentPtrBase: () => 0,

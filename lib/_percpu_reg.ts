@@ -54,8 +54,12 @@ export interface CurrentHolder {
 export class PercpuRegister {
   readonly #options: RegisterOptions;
   readonly #areas: Areas;
-  /** Every live context, so that a new set-up of the areas can retarget them all. */
-  readonly #contexts = new Set<WeakRef<CpuContext>>();
+  /**
+   * Contexts whose register points at no mapped area: only these can change
+   * resolution when memory is mapped. (A context whose area was unmapped
+   * keeps it, and faults, until its register is written.)
+   */
+  readonly #unresolved = new Set<CpuContext>();
   #holder: CurrentHolder | null = null;
 
   /**
@@ -94,40 +98,26 @@ export class PercpuRegister {
    * @returns The context.
    */
   createCpuContext(): CpuContext {
-    const context = new CpuContext(
-      this.#options.percpuReg,
-      (c, written) => this.#retarget(c, written),
-    );
-    this.#contexts.add(new WeakRef(context));
-    return context;
+    return new CpuContext(this.#options.percpuReg, (c) => this.#retarget(c));
   }
 
-  /** Re-resolves every live context after the areas were set up again. */
+  /** Resolves the contexts that pointed at no area, after the areas were set up. */
   retargetAll(): void {
-    for (const ref of this.#contexts) {
-      const context = ref.deref();
-      if (context === undefined) this.#contexts.delete(ref);
-      else this.#retarget(context, false);
-    }
+    for (const context of this.#unresolved) this.#retarget(context);
   }
 
-  #retarget(context: CpuContext, written: boolean): void {
-    const current = context.area;
-    if (written) context.stale = null;
-    else if (current !== null && current.released !== null) context.stale = current.released;
-    if (context.stale !== null) {
-      context.area = null;
-      context.byte = 0;
-      return;
-    }
+  #retarget(context: CpuContext): void {
     const base = context.reg + this.#options.areaBias;
     const layout = this.#areas.layout;
-    const region = current !== null && base % layout.align === 0 &&
-        current.contains(base, layout.size)
+    const current = context.area;
+    const region = current !== null && current.released === null &&
+        base % layout.align === 0 && current.contains(base, layout.size)
       ? current
       : this.#areas.areaAt(base);
     context.area = region;
     context.byte = region === null ? 0 : base + region.bias;
+    if (region === null) this.#unresolved.add(context);
+    else this.#unresolved.delete(context);
   }
 
   /**
@@ -144,9 +134,10 @@ export class PercpuRegister {
   /** The register's raw value, from `SELF_PTR` where the crate reads it there. */
   #raw(who: string): number {
     const context = this.current;
+    const area = context.area;
+    if (area !== null && area.released !== null) throw this.fault(context, who);
     const selfPtr = this.#options.selfPtr;
     if (selfPtr === null || !selfPtr.reads) return context.reg;
-    const area = context.area;
     if (area === null) throw this.fault(context, who);
     return SELF_PTR_CODEC.read(area, context.byte + selfPtr.offset) as number;
   }
@@ -216,10 +207,11 @@ export class PercpuRegister {
     const raw = context.reg;
     const base = raw + areaBias;
     const shown = areaBias ? `${hex(raw)} (area base ${hex(base)})` : hex(raw);
-    if (context.stale !== null) {
+    const released = context.area?.released ?? null;
+    if (released !== null) {
       return new FaultError(
         base,
-        `${who}: the per-CPU register ${percpuReg} holds ${shown}, an area whose memory is no longer mapped (${context.stale}); call initPercpuReg(cpuId) again`,
+        `${who}: the per-CPU register ${percpuReg} holds ${shown}, an area whose memory is no longer mapped (${released}); call initPercpuReg(cpuId) again`,
       );
     }
     const layout = this.#areas.layout;

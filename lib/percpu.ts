@@ -146,17 +146,21 @@ export class Percpu {
       : null;
     const owned = this.#owned;
     const dynamic = impl.dynamic;
+    // The simulator switches the current context on every step and asks
+    // which CPU owns every address it touches: straight to the host and the
+    // implementation.
+    const host = impl.host;
     openPort(this, {
       table: resolved.table,
       memory: impl.memory,
       get context() {
-        return impl.current;
+        return host.context;
       },
       set context(context) {
-        impl.current = context;
+        host.context = context;
       },
       createCpuContext: () => impl.createCpuContext(),
-      cpuOfAddress: (address) => impl.cpuOfAddress(address),
+      cpuOfAddress: impl.cpuOfAddress.bind(impl),
       get areaCount(): number {
         return impl.areaCount;
       },

@@ -230,8 +230,11 @@ export interface VarHost {
   readonly percpuReg: PercpuRegName;
   /** The current CPU's registers (replaced when the simulator switches CPUs). */
   context: CpuContext;
-  /** Counts set-ups of the areas; a change means addresses may have moved. */
-  epoch: number;
+  /**
+   * Counts unmappings of memory: while it stays the same, a ref made for an
+   * address still points at the memory mapped there.
+   */
+  unmaps: number;
   /** The fault for an access through a register that points nowhere. */
   fault(context: CpuContext, who: string): FaultError;
   /** What `current_ptr` adds the symbol VMA to (register, `SELF_PTR`, or 0). */
@@ -281,7 +284,7 @@ export function createHost(parts: VarHost): VarHost {
     selfPtrVma: parts.selfPtrVma,
     percpuReg: parts.percpuReg,
     context: parts.context,
-    epoch: parts.epoch,
+    unmaps: parts.unmaps,
     fault: parts.fault,
     currentPtrBase: parts.currentPtrBase,
     areaBase: parts.areaBase,
@@ -408,7 +411,7 @@ export class PercpuVariable<T extends Type = Type> implements PercpuVar<T> {
   declare readonly addCurrentRaw: (delta: ValueOf<T>) => void;
   readonly #refs = refCache<T>();
   readonly #mutRefs = refCache<T>();
-  #refEpoch = -1;
+  #refUnmaps = 0;
   readonly #programs = new Map<string, AccessProgram>();
 
   /**
@@ -579,10 +582,10 @@ export class PercpuVariable<T extends Type = Type> implements PercpuVar<T> {
 
   #refAt(address: number, cache: RefCache<T>, mutable: boolean): PercpuMutRef<T> {
     const host = this.#host;
-    if (this.#refEpoch !== host.epoch) {
-      // The areas were set up again: the cached refs may point at memory
-      // that is gone, or that now holds something else.
-      this.#refEpoch = host.epoch;
+    if (this.#refUnmaps !== host.unmaps) {
+      // Memory was unmapped: a cached ref may point at memory that is gone,
+      // where something else may be mapped now.
+      this.#refUnmaps = host.unmaps;
       for (const c of [this.#refs, this.#mutRefs]) {
         c.lastAddress = -1;
         c.last = null;
