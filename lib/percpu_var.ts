@@ -150,7 +150,12 @@ export interface PercpuVar<T extends Type = Type> {
   disassemble(op: AccessOp, options?: ProgramOptions): string[];
 }
 
-/** A per-CPU variable of a scalar type, with the crate's direct accessors. */
+/**
+ * A per-CPU variable of a scalar type, with the crate's direct accessors.
+ * The crate generates `read_current`/`write_current` (and `_raw`) for
+ * `bool u8 u16 u32 u64 usize` only; for `i8 i16 i32 i64 isize f32 f64` they
+ * go beyond it, as does `addCurrent` for every kind.
+ */
 export interface ScalarPercpuVar<K extends ScalarKind = ScalarKind>
   extends PercpuVar<ScalarType<K>> {
   /**
