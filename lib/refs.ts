@@ -8,7 +8,7 @@
  */
 
 import { hex } from "./_describe.ts";
-import type { Region } from "./_memory.ts";
+import { checkMapped, type Region } from "./_memory.ts";
 import { type ScalarCodec, scalarCodec } from "./_scalar_codec.ts";
 import { type ArrayType, layoutOf, type Type, type ValueOf } from "./types.ts";
 import { checkValue, readValue, writeValue } from "./_value_codec.ts";
@@ -79,12 +79,14 @@ class ScalarRef {
   }
 
   get value(): unknown {
+    checkMapped(this.#region, this.#label);
     return this.#codec.read(this.#region, this.#byte);
   }
 
   set value(value: unknown) {
     if (!this.mutable) throw readOnly(this.#label);
     this.#codec.check(value, this.#label);
+    checkMapped(this.#region, this.#label);
     this.#codec.write(this.#region, this.#byte, value);
   }
 }
@@ -103,6 +105,7 @@ class CompositeRef {
 
   get value(): unknown {
     const t = this.#target;
+    checkMapped(t.region, t.label);
     return this.#view ??= liveView(t.type, t.region, t.address + t.region.bias, this.mutable, {
       pointerBytes: t.pointerBytes,
       label: t.label,
@@ -113,6 +116,7 @@ class CompositeRef {
     const t = this.#target;
     if (!this.mutable) throw readOnly(t.label);
     checkValue(t.type, value, t.label, t.pointerBytes);
+    checkMapped(t.region, t.label);
     writeValue(t.type, t.region, t.address + t.region.bias, value, t.pointerBytes);
   }
 }
@@ -160,6 +164,7 @@ function defineSlot(
       set: (value: unknown) => {
         if (!mutable) throw readOnly(ctx.label);
         checkValue(type, value, path, ctx.pointerBytes);
+        checkMapped(region, path);
         writeValue(type, region, byte, value, ctx.pointerBytes);
       },
     });
@@ -168,10 +173,14 @@ function defineSlot(
   const codec = scalarCodec(type.kind, ctx.pointerBytes);
   Object.defineProperty(view, key, {
     enumerable: true,
-    get: () => codec.read(region, byte),
+    get: () => {
+      checkMapped(region, path);
+      return codec.read(region, byte);
+    },
     set: (value: unknown) => {
       if (!mutable) throw readOnly(ctx.label);
       codec.check(value, path);
+      checkMapped(region, path);
       codec.write(region, byte, value);
     },
   });

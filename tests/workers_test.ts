@@ -174,7 +174,7 @@ Deno.test("attachShared and shareAreas reject bad input and change nothing", () 
   defineAB(other);
   assert.throws(() => attachShared(other, shared, 2), {
     name: "RangeError",
-    message: "attachShared: CPU id number 2 is out of range; the shared areas have ids 0 to 1",
+    message: "attachShared: the CPU id must be an integer from 0 to 1, got number 2",
   });
   assert.throws(() => attachShared(other, shared, "1" as never), TypeError);
   assert.throws(

@@ -40,7 +40,7 @@ export const Op = {
   LoadPreg: 8,
   /** `mem[preg + a + imm] ← b` (samples the register). */
   StorePreg: 9,
-  /** `mem[preg + imm] += b` in one instruction (x86 `add gs:[…], reg`). */
+  /** `mem[preg + a + imm] += b` in one instruction (x86 `add gs:[…], reg`); `a < 0` adds nothing. */
   AddMemPreg: 10,
   /** `mem[a + imm] += b` in one instruction; `a < 0`: absolute `imm`. */
   AddMem: 11,
@@ -246,6 +246,45 @@ export interface ArchTable {
   readonly addOffset: Instruction;
   /** System register `reg ← V` (`msr`, `mv gp`, `wrgsbase`, …). */
   writeSysreg(reg: PercpuRegName): Instruction[];
+  /**
+   * custom-base forms: the crate writes these in Rust rather than asm.
+   * `current_ptr()` is `read_percpu_reg()` plus `X.offset()` (the symbol's
+   * address minus `_percpu_load_start`, `s.loadStart`); the scalar
+   * accessors load or store through that pointer.
+   */
+  readonly customBase: {
+    /** `P ←` the variable's address on the current CPU. */
+    ptr(s: AccessSymbols): Instruction[];
+    /** `P ←` the current CPU's value. */
+    read: TypedSequence;
+    /** Current CPU's value `← V`. */
+    write: TypedSequence;
+    /** Current CPU's value `+= D`. */
+    add: TypedSequence;
+  };
+  /**
+   * Forms for dynamically allocated per-CPU objects (`allocPercpu`, Linux
+   * `alloc_percpu`): the object's per-CPU pointer is not a link-time
+   * symbol but a value held at run time in the pointer variable
+   * `s.symbol` at address `s.vma`, so every access first loads it. The
+   * per-CPU register plus that value is this CPU's copy (`this_cpu_ptr`).
+   */
+  readonly dynamic: {
+    /**
+     * `T ←` the object's offset from an area base: the pointer's value,
+     * minus `_percpu_load_start` when `s.loadStart` is set (for
+     * `per_cpu_ptr(p, cpu)`).
+     */
+    offset(s: AccessSymbols): Instruction[];
+    /** `P ←` this CPU's copy: the per-CPU register plus the pointer (`this_cpu_ptr`). */
+    ptr(s: AccessSymbols): Instruction[];
+    /** `P ←` this CPU's value (`this_cpu_read(*p)`). */
+    read: TypedSequence;
+    /** This CPU's value `← V` (`this_cpu_write(*p, v)`). */
+    write: TypedSequence;
+    /** This CPU's value `+= D` (`this_cpu_add(*p, d)`). */
+    add: TypedSequence;
+  };
   /** `sp-naive` forms: the variable is a plain global at `s.vma`. */
   readonly naive: {
     /** `P ← &X`. */

@@ -138,4 +138,59 @@ export const aarch64: ArchTable = {
       str(kind, `[x0, #:lo12:${s.symbol}]`, P, s.vma - page(s.vma)),
     ],
   },
+  customBase: {
+    ptr: customPtr,
+    read: (s, kind) => [...customPtr(s), ldr(kind, "[x0]", P, 0, P)],
+    write: (s, kind) => [...customPtr(s), str(kind, "[x0]", P, 0)],
+    add: (s, kind) => [
+      ...customPtr(s),
+      ldr(kind, "[x0]", P, 0),
+      addValue(kind),
+      str(kind, "[x0]", P, 0),
+    ],
+  },
+  dynamic: {
+    offset: (s) => [
+      ...loadPointer(s),
+      ...(s.loadStart === null
+        ? []
+        : [...materialize(U, "_percpu_load_start", s.loadStart), SUB_LOAD_START]),
+    ],
+    ptr: dynamicPtr,
+    read: (s, kind) => [...dynamicPtr(s), ldr(kind, "[x0]", P, 0, P)],
+    write: (s, kind) => [...dynamicPtr(s), str(kind, "[x0]", P, 0)],
+    add: (s, kind) => [
+      ...dynamicPtr(s),
+      ldr(kind, "[x0]", P, 0),
+      addValue(kind),
+      str(kind, "[x0]", P, 0),
+    ],
+  },
 };
+
+/** custom-base's `current_ptr()`: `read_percpu_reg()` plus the symbol's address minus the link start. */
+function customPtr(s: AccessSymbols): Instruction[] {
+  return [
+    insn(`mrs x0, ${s.percpuReg}`, Op.MovPreg, { d: P }),
+    ...symbolOffset(materialize, SUB_LOAD_START, s),
+    ADD_OFFSET,
+  ];
+}
+
+/** `x1 ←` a dynamic object's per-CPU pointer, held in a global. */
+function loadPointer(s: AccessSymbols): Instruction[] {
+  return [
+    insn(`adrp x1, ${s.symbol}`, Op.Li, { d: T, imm: page(s.vma) }),
+    insn(`ldr x1, [x1, #:lo12:${s.symbol}]`, Op.Load, {
+      d: T,
+      a: T,
+      imm: s.vma - page(s.vma),
+      kind: "usize",
+    }),
+  ];
+}
+
+/** `this_cpu_ptr(p)`: the per-CPU register plus the pointer. */
+function dynamicPtr(s: AccessSymbols): Instruction[] {
+  return [...loadPointer(s), insn(`mrs x0, ${s.percpuReg}`, Op.MovPreg, { d: P }), ADD_OFFSET];
+}

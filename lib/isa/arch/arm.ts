@@ -150,4 +150,59 @@ export const arm: ArchTable = {
       str(kind, "[r0]", P, 0),
     ],
   },
+  customBase: {
+    ptr: customPtr,
+    read: (s, kind) => [...customPtr(s), ldr(kind, "[r0]", P, 0, P)],
+    write: (s, kind) => [...customPtr(s), str(kind, "[r0]", P, 0)],
+    add: (s, kind) => [
+      ...customPtr(s),
+      ldr(kind, "[r0]", P, 0),
+      ...addValue(kind),
+      str(kind, "[r0]", P, 0),
+    ],
+  },
+  dynamic: {
+    offset: (s) => [
+      ...loadPointer(s),
+      ...(s.loadStart === null ? [] : [
+        ...materialize(U, "_percpu_load_start", s.loadStart),
+        SUB_LOAD_START,
+      ]),
+    ],
+    ptr: dynamicPtr,
+    read: (s, kind) => [...dynamicPtr(s), ldr(kind, "[r0]", P, 0, P)],
+    write: (s, kind) => [...dynamicPtr(s), str(kind, "[r0]", P, 0)],
+    add: (s, kind) => [
+      ...dynamicPtr(s),
+      ldr(kind, "[r0]", P, 0),
+      ...addValue(kind),
+      str(kind, "[r0]", P, 0),
+    ],
+  },
 };
+
+/** custom-base's `current_ptr()`: `read_percpu_reg()` plus the symbol's address minus the link start. */
+function customPtr(s: AccessSymbols): Instruction[] {
+  return [
+    insn("mrc p15, 0, r0, c13, c0, 4", Op.MovPreg, { d: P }),
+    ...symbolOffset(materialize, SUB_LOAD_START, s),
+    ADD_OFFSET,
+  ];
+}
+
+/** `r1 ←` a dynamic object's per-CPU pointer, held in a global. */
+function loadPointer(s: AccessSymbols): Instruction[] {
+  return [
+    ...materialize(T, s.symbol, s.vma),
+    insn("ldr r1, [r1]", Op.Load, { d: T, a: T, kind: "usize" }),
+  ];
+}
+
+/** `this_cpu_ptr(p)`: the per-CPU register plus the pointer. */
+function dynamicPtr(s: AccessSymbols): Instruction[] {
+  return [
+    ...loadPointer(s),
+    insn("mrc p15, 0, r0, c13, c0, 4", Op.MovPreg, { d: P }),
+    ADD_OFFSET,
+  ];
+}

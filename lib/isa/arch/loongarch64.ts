@@ -176,4 +176,70 @@ export const loongarch64: ArchTable = {
       store(kind, ...pcLo(s)),
     ],
   },
+  customBase: {
+    ptr: customPtr,
+    read: (s, kind) => [...customPtr(s), load(kind, "0", 0, P)],
+    write: (s, kind) => [...customPtr(s), store(kind, "0", 0)],
+    add: (s, kind) => [...customPtr(s), load(kind, "0", 0), addValue(kind), store(kind, "0", 0)],
+  },
+  dynamic: {
+    offset: (s) => [
+      ...loadPointer(s),
+      ...(s.loadStart === null ? [] : [
+        ...materialize(U, "_percpu_load_start", s.loadStart),
+        SUB_LOAD_START,
+      ]),
+    ],
+    ptr: (s) => [...loadPointer(s), insn("add.d $a0, $t0, $r21", Op.AddPreg, { d: P, a: T })],
+    read: (s, kind) => [
+      ...loadPointer(s),
+      insn(`${sized(kind, "ld", true)} ${reg(P, kind)}, $t0, $r21`, Op.LoadPreg, {
+        d: P,
+        a: T,
+        kind,
+      }),
+    ],
+    write: (s, kind) => [...loadPointer(s), storeR21At(kind)],
+    add: (s, kind) => [
+      ...loadPointer(s),
+      insn(`${sized(kind, "ld", true)} ${reg(V, kind)}, $t0, $r21`, Op.LoadPreg, {
+        d: V,
+        a: T,
+        kind,
+      }),
+      addValue(kind),
+      storeR21At(kind),
+    ],
+  },
 };
+
+/** custom-base's `current_ptr()`: `read_percpu_reg()` plus the symbol's address minus the link start. */
+function customPtr(s: AccessSymbols): Instruction[] {
+  return [
+    insn("move $a0, $r21", Op.MovPreg, { d: P }),
+    ...symbolOffset(materialize, SUB_LOAD_START, s),
+    ADD_OFFSET,
+  ];
+}
+
+/** `$t0 ←` a dynamic object's per-CPU pointer, held in a global. */
+function loadPointer(s: AccessSymbols): Instruction[] {
+  return [
+    insn(`pcalau12i $t0, %pc_hi20(${s.symbol})`, Op.Li, { d: T, imm: page(s.vma) }),
+    insn(`ld.d $t0, $t0, %pc_lo12(${s.symbol})`, Op.Load, {
+      d: T,
+      a: T,
+      imm: s.vma - page(s.vma),
+      kind: "usize",
+    }),
+  ];
+}
+
+/** `mem[$r21 + $t0] ← V`: an indexed store of this CPU's copy. */
+function storeR21At(kind: ScalarKind): Instruction {
+  return insn(`${sized(kind, "st", true)} ${reg(V, kind)}, $t0, $r21`, Op.StorePreg, {
+    a: T,
+    b: V,
+    kind,
+  });
+}

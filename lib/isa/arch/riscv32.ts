@@ -137,6 +137,34 @@ function naivePtr(s: AccessSymbols): Instruction[] {
   ];
 }
 
+/** custom-base's `current_ptr()`: `read_percpu_reg()` plus the symbol's address minus the link start. */
+function customPtr(s: AccessSymbols): Instruction[] {
+  return [
+    insn("mv a0, gp", Op.MovPreg, { d: P }),
+    ...symbolOffset(materialize, SUB_LOAD_START, s),
+    ADD_OFFSET,
+  ];
+}
+
+/** `a1 ←` a dynamic object's per-CPU pointer, held in a global (a 4-byte `lw`). */
+function loadPointer(s: AccessSymbols): Instruction[] {
+  const hi = riscvHi(s.vma);
+  return [
+    insn(`auipc a1, %pcrel_hi(${s.symbol})`, Op.Li, { d: T, imm: hi }),
+    insn("lw a1, %pcrel_lo(.Lpcrel_hi1)(a1)", Op.Load, {
+      d: T,
+      a: T,
+      imm: s.vma - hi,
+      kind: "usize",
+    }),
+  ];
+}
+
+/** `this_cpu_ptr(p)`: the pointer plus the per-CPU register. */
+function dynamicPtr(s: AccessSymbols): Instruction[] {
+  return [...loadPointer(s), insn("add a0, a1, gp", Op.AddPreg, { d: P, a: T })];
+}
+
 /** The RISC-V 32 access sequences. */
 export const riscv32: ArchTable = {
   arch: "riscv32",
@@ -159,6 +187,34 @@ export const riscv32: ArchTable = {
   writeSysreg: (name) => [
     insn("mv gp, a2", Op.WriteSysreg, { a: V, imm: SYSREGS.indexOf(name) }),
   ],
+  customBase: {
+    ptr: customPtr,
+    read: (s, kind) => [...customPtr(s), ...load(kind, "0", 0, P)],
+    write: (s, kind) => [...customPtr(s), ...store(kind, "0", 0)],
+    add: (s, kind) => [
+      ...customPtr(s),
+      ...load(kind, "0", 0),
+      ...addValue(kind),
+      ...store(kind, "0", 0),
+    ],
+  },
+  dynamic: {
+    offset: (s) => [
+      ...loadPointer(s),
+      ...(s.loadStart === null
+        ? []
+        : [...materialize(U, "_percpu_load_start", s.loadStart), SUB_LOAD_START]),
+    ],
+    ptr: dynamicPtr,
+    read: (s, kind) => [...dynamicPtr(s), ...load(kind, "0", 0, P)],
+    write: (s, kind) => [...dynamicPtr(s), ...store(kind, "0", 0)],
+    add: (s, kind) => [
+      ...dynamicPtr(s),
+      ...load(kind, "0", 0),
+      ...addValue(kind),
+      ...store(kind, "0", 0),
+    ],
+  },
   naive: {
     ptr: naivePtr,
     read: (s, kind) => [...naivePtr(s), ...load(kind, "0", 0, P)],

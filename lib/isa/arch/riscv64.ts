@@ -152,4 +152,51 @@ export const riscv64: ArchTable = {
       store(kind, PCREL_LO, s.vma - riscvHi(s.vma)),
     ],
   },
+  customBase: {
+    ptr: customPtr,
+    read: (s, kind) => [...customPtr(s), load(kind, "0", 0, P)],
+    write: (s, kind) => [...customPtr(s), store(kind, "0", 0)],
+    add: (s, kind) => [...customPtr(s), load(kind, "0", 0), addValue(kind), store(kind, "0", 0)],
+  },
+  dynamic: {
+    offset: (s) => [
+      ...loadPointer(s),
+      ...(s.loadStart === null ? [] : [
+        ...materialize(U, "_percpu_load_start", s.loadStart),
+        SUB_LOAD_START,
+      ]),
+    ],
+    ptr: dynamicPtr,
+    read: (s, kind) => [...dynamicPtr(s), load(kind, "0", 0, P)],
+    write: (s, kind) => [...dynamicPtr(s), store(kind, "0", 0)],
+    add: (s, kind) => [...dynamicPtr(s), load(kind, "0", 0), addValue(kind), store(kind, "0", 0)],
+  },
 };
+
+/** custom-base's `current_ptr()`: `read_percpu_reg()` plus the symbol's address minus the link start. */
+function customPtr(s: AccessSymbols): Instruction[] {
+  return [
+    insn("mv a0, gp", Op.MovPreg, { d: P }),
+    ...symbolOffset(materialize, SUB_LOAD_START, s),
+    ADD_OFFSET,
+  ];
+}
+
+/** `a5 ←` a dynamic object's per-CPU pointer, held in a global. */
+function loadPointer(s: AccessSymbols): Instruction[] {
+  const hi = riscvHi(s.vma);
+  return [
+    insn(`auipc a5, %pcrel_hi(${s.symbol})`, Op.Li, { d: T, imm: hi }),
+    insn("ld a5, %pcrel_lo(.Lpcrel_hi1)(a5)", Op.Load, {
+      d: T,
+      a: T,
+      imm: s.vma - hi,
+      kind: "usize",
+    }),
+  ];
+}
+
+/** `this_cpu_ptr(p)`: the pointer plus the per-CPU register. */
+function dynamicPtr(s: AccessSymbols): Instruction[] {
+  return [...loadPointer(s), insn("add a0, a5, gp", Op.AddPreg, { d: P, a: T })];
+}
