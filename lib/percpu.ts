@@ -302,8 +302,13 @@ export class Percpu {
         `defPercpu: the type of ${name} must be a descriptor such as u32, got ${valueText(type)}`,
       );
     }
-    checkValue(type, init, `defPercpu: initial value of ${name}`, this.pointerBytes);
-    return this.#define(name, type, init) as unknown as PercpuVar;
+    const checked = checkValue(
+      type,
+      init,
+      `defPercpu: initial value of ${name}`,
+      this.pointerBytes,
+    );
+    return this.#define(name, type, checked) as unknown as PercpuVar;
   }
 
   #define(name: string, type: Type, init: unknown): PercpuVariable {

@@ -599,3 +599,47 @@ Deno.test("preempt: guarded accessors are exception-safe", async (t) => {
     });
   }
 });
+
+Deno.test("preempt: the guarded code's error is never lost to the release's", async (t) => {
+  for (const arch of ["x86_64", "aarch64"] as Arch[]) {
+    await t.step(arch, () => {
+      const { x, s } = fixture(arch, ["preempt"]);
+      const failing: [string, () => unknown, ErrorConstructor | typeof FaultError][] = [
+        ["withCurrent closure", () =>
+          x.withCurrent(() => {
+            throw new RangeError("closure failed");
+          }), RangeError],
+        ["struct withCurrent closure", () =>
+          s.withCurrent(() => {
+            throw new SyntaxError("closure failed");
+          }), SyntaxError],
+        ["writeCurrent of a bad value", () => x.writeCurrent(-1), RangeError],
+        ["addCurrent of a bad delta", () => x.addCurrent("1" as never), TypeError],
+      ];
+      for (const [name, call, Class] of failing) {
+        const kernel = new FaultyKernel();
+        kernel.failing.add("enablePreempt");
+        withKernel(kernel, () => {
+          assert.throws(call, (e) => {
+            const { error, suppressed } = suppressedOf(e);
+            assert.match(String(error), /enablePreempt failed/, name);
+            assert.ok(suppressed instanceof Class, `${name}: ${suppressed}`);
+            return true;
+          });
+        });
+      }
+      // A fault inside the guard, with a failing release.
+      const p2 = createPercpu({ arch, features: ["preempt"] });
+      const y = p2.defPercpu("Y", u32, 0);
+      p2.init(1);
+      const kernel = new FaultyKernel();
+      kernel.failing.add("enablePreempt");
+      withKernel(kernel, () => {
+        assert.throws(() => y.readCurrent(), (e) => {
+          assert.ok(suppressedOf(e).suppressed instanceof FaultError);
+          return true;
+        });
+      });
+    });
+  }
+});

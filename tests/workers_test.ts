@@ -363,7 +363,60 @@ Deno.test("a per-CPU counter folds at the batch; read() lags, sum() is exact", a
     assert.throws(() => defPercpuCounter(createPercpu(), "X", { batch: 2 ** 31 }), RangeError);
     assert.throws(() => defPercpuCounter(createPercpu(), "X", { batch: "8" as never }), TypeError);
     assert.throws(() => defPercpuCounter(p, "LATE"), { name: "DefinitionError" });
+    assert.throws(() => defPercpuCounter(createPercpu(), "X", { bacth: 8 } as never), {
+      name: "TypeError",
+      message: /unknown defPercpuCounter option "bacth"/,
+    });
+    assert.throws(() => defPercpuCounter({} as never, "X"), {
+      name: "TypeError",
+      message: /expected a per-CPU system/,
+    });
   });
+
+  await t.step(
+    "the total never wraps: an add that would leave the safe integers is refused",
+    () => {
+      const p = createPercpu();
+      const big = defPercpuCounter(p, "BIG", { batch: 4 });
+      p.init(2);
+      p.initPercpuReg(0);
+      const max = Number.MAX_SAFE_INTEGER;
+      big.add(max - 3);
+      big.add(2);
+      p.initPercpuReg(1);
+      big.add(1);
+      assert.equal(big.sum(), max);
+      const before = [
+        big.read(),
+        big.sum(),
+        big.delta.remoteRefRaw(0).value,
+        big.delta.remoteRefRaw(1).value,
+      ];
+      // Today's bug: 2,048 adds of 2^53 − 1 wrapped the i64 total to −2048.
+      for (const amount of [max, 4]) {
+        assert.throws(() => big.add(amount), {
+          name: "RangeError",
+          message:
+            /BIG\.add: adding -?\d+ would take the shared total from .* outside the safe integers.*nothing was added/,
+        });
+      }
+      assert.deepEqual(
+        [big.read(), big.sum(), big.delta.remoteRefRaw(0).value, big.delta.remoteRefRaw(1).value],
+        before,
+      );
+      big.add(-max);
+      assert.equal(big.sum(), 0);
+      for (let i = 0; i < 2048; i++) {
+        try {
+          big.add(max);
+        } catch (e) {
+          assert.ok(e instanceof RangeError);
+        }
+      }
+      assert.equal(big.sum(), max);
+      assert.ok(big.read() > 0);
+    },
+  );
 
   await t.step("a register that points nowhere faults", () => {
     const p = createPercpu({ arch: "loongarch64" });
