@@ -53,6 +53,7 @@ import { portOf } from "../lib/_port.ts";
 
 const TASK = new URL("./fixtures/cpu_task.ts", import.meta.url);
 const STALE_TASK = new URL("./fixtures/stale_task.ts", import.meta.url);
+const ENDING_TASK = new URL("./fixtures/ending_task.ts", import.meta.url);
 
 function defineAB(p: Percpu) {
   return { A: p.defPercpu("A", u32, 1), B: p.defPercpu("B", u64, 2n) };
@@ -513,6 +514,65 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "runOnCpus: a task that ends its Worker fails that CPU alone",
+  async fn() {
+    const { percpu, MARK } = await import(ENDING_TASK.href);
+    const shared = shareAreas(percpu, 4);
+    const outcomes = await runOnCpus<number>({ module: ENDING_TASK, shared });
+    assert.deepEqual(outcomes.map((o) => [o.cpu, o.ok]), [[0, false], [1, false], [2, false], [
+      3,
+      true,
+    ]]);
+    const messages = outcomes.map((o) => o.ok ? o.value : o.error.message);
+    assert.match(
+      String(messages[0]),
+      /^CPU 0: Error: the task ended its Worker with Deno\.exit\(3\)/,
+    );
+    assert.match(String(messages[1]), /^CPU 1: Error: the task ended its Worker with close\(\)/);
+    assert.match(
+      String(messages[2]),
+      /^CPU 2: Error: the task ended its Worker with Deno\.exit\(5\)/,
+    );
+    assert.equal(messages[3], 3);
+    for (const outcome of outcomes) {
+      if (!outcome.ok) assert.ok(outcome.error instanceof CpuTaskError);
+    }
+    // What each task did before it ended is kept.
+    for (let cpu = 0; cpu < 4; cpu++) assert.equal(MARK.remoteRefRaw(cpu).value, cpu + 100);
+  },
+});
+
+Deno.test({
+  name: "runOnCpus: args that cannot be cloned are refused before any Worker starts",
+  async fn() {
+    // The test's resource sanitizer fails it if a Worker is left running.
+    const shared = shareAreas(taskSystem, 2);
+    for (const args of [{ f: () => 1 }, [Symbol("s")], { nested: { p: new WeakMap() } }]) {
+      await assert.rejects(
+        () => runOnCpus({ module: TASK, shared, args }),
+        (e) => {
+          assert.ok(e instanceof TypeError);
+          assert.match(e.message, /^runOnCpus: args must be structured-cloneable/);
+          assert.equal((e.cause as Error).name, "DataCloneError");
+          return true;
+        },
+      );
+    }
+    // Args are read once, and every CPU gets that one copy.
+    let reads = 0;
+    const args = {
+      get iterations() {
+        reads++;
+        return reads === 1 ? 5 : 1e9;
+      },
+    };
+    const outcomes = await runOnCpus<{ hits: number }, CountArgs>({ module: TASK, shared, args });
+    assert.equal(reads, 1);
+    assert.deepEqual(outcomes.map((o) => o.ok && o.value.hits), [5, 5]);
+  },
+});
+
 Deno.test("runOnCpus rejects bad options before starting a Worker", async () => {
   const shared = shareAreas(taskSystem, 2);
   await assert.rejects(() => runOnCpus({ module: "./task.ts", shared }), {
@@ -524,6 +584,13 @@ Deno.test("runOnCpus rejects bad options before starting a Worker", async () => 
   await assert.rejects(() => runOnCpus({ module: TASK, shared, task: "" }), TypeError);
   const aborted = AbortSignal.abort(new Error("stop"));
   await assert.rejects(() => runOnCpus({ module: TASK, shared, signal: aborted }), /stop/);
+  await assert.rejects(() => runOnCpus({ module: TASK, shared, workers: "2" as never }), TypeError);
+  await assert.rejects(() => runOnCpus({ module: TASK, shared, signal: {} as never }), TypeError);
+  await assert.rejects(() => runOnCpus({ module: TASK, shared, wokers: 1 } as never), {
+    name: "TypeError",
+    message: /unknown runOnCpus option "wokers"/,
+  });
+  await assert.rejects(() => runOnCpus(undefined as never), TypeError);
 });
 
 Deno.test({
