@@ -30,12 +30,15 @@
  *
  * `withCurrent` passes a reference that is one object per variable, bound to
  * the current CPU's copy for the duration of the call and unbound after, so
- * that the call allocates nothing: a fresh reference per call cost about
- * 40 ns. Its class is made per variable, so that a closure's `ref.value`
- * sees one map and V8 inlines the accessor. (A plain object given the same
- * accessors with `Object.defineProperties` turns into a dictionary for the
- * second variable: V8 normalises an object whose accessor pair differs from
- * the one an earlier object installed on the same map transition.)
+ * that the call allocates nothing. Its class is made per variable, so that a
+ * closure's `ref.value` sees one map and V8 inlines the accessor down to the
+ * typed-array access. (The general references of `refs.ts`, one class for
+ * every kind, reach the value through the codec at a call site all kinds
+ * share: about 50 ns per `withCurrent` call, against about 15 ns here. A
+ * plain object given the accessors with `Object.defineProperties` would not
+ * do either: V8 turns it into a dictionary for the second variable, because
+ * its accessor pair differs from the one the first installed on the same map
+ * transition.)
  *
  * @module
  */
@@ -146,8 +149,10 @@ class Site {
     let self = this.#selfPtr;
     if (self === -2) self = this.#selfPtr = this.place.selfPtrOffset();
     if (self >= 0) {
+      // SELF_PTR as two words. Integer compares only: a value of 2^32 or
+      // more (never an area base here) just takes the general path.
       const word = (context.byte + self) >>> 2;
-      if (area.u32[word + 1] * 4294967296 + area.u32[word] !== context.reg) return null;
+      if (area.u32[word + 1] !== 0 || area.u32[word] !== context.reg) return null;
     }
     this.region = area;
     this.byte = context.byte + this.offset;
@@ -296,11 +301,6 @@ const NO_VIEWS: Views = {
   i64: new BigInt64Array(0),
 };
 
-/** A reference's `value` when unbound or detached: throws why. */
-function lostValue(s: Site): never {
-  return s.lostBound();
-}
-
 type Factory = (codec: ScalarCodec, s: Site) => ScalarAccessors;
 
 // Each factory is the same accessors for another view; they stay separate
@@ -317,11 +317,11 @@ const FACTORIES: Readonly<Record<Exclude<ScalarKind, "usize" | "isize">, Factory
     class Ref extends CurrentRef {
       get value(): unknown {
         const v = view[at];
-        return v !== undefined ? v !== 0 : lostValue(s);
+        return v !== undefined ? v !== 0 : s.lostBound();
       }
       set value(value: unknown) {
         if (!codec.valid(value)) codec.check(value, s.label());
-        if (view[at] === undefined) lostValue(s);
+        if (view[at] === undefined) s.lostBound();
         view[at] = value ? 1 : 0;
       }
     }
@@ -361,11 +361,11 @@ const FACTORIES: Readonly<Record<Exclude<ScalarKind, "usize" | "isize">, Factory
     class Ref extends CurrentRef {
       get value(): unknown {
         const v = view[at];
-        return v !== undefined ? v : lostValue(s);
+        return v !== undefined ? v : s.lostBound();
       }
       set value(value: unknown) {
         if (!codec.valid(value)) codec.check(value, s.label());
-        if (view[at] === undefined) lostValue(s);
+        if (view[at] === undefined) s.lostBound();
         view[at] = value as number;
       }
     }
@@ -408,11 +408,11 @@ const FACTORIES: Readonly<Record<Exclude<ScalarKind, "usize" | "isize">, Factory
     class Ref extends CurrentRef {
       get value(): unknown {
         const v = view[at];
-        return v !== undefined ? v : lostValue(s);
+        return v !== undefined ? v : s.lostBound();
       }
       set value(value: unknown) {
         if (!codec.valid(value)) codec.check(value, s.label());
-        if (view[at] === undefined) lostValue(s);
+        if (view[at] === undefined) s.lostBound();
         view[at] = value as number;
       }
     }
@@ -456,11 +456,11 @@ const FACTORIES: Readonly<Record<Exclude<ScalarKind, "usize" | "isize">, Factory
     class Ref extends CurrentRef {
       get value(): unknown {
         const v = view[at];
-        return v !== undefined ? v : lostValue(s);
+        return v !== undefined ? v : s.lostBound();
       }
       set value(value: unknown) {
         if (!codec.valid(value)) codec.check(value, s.label());
-        if (view[at] === undefined) lostValue(s);
+        if (view[at] === undefined) s.lostBound();
         view[at] = value as number;
       }
     }
@@ -504,11 +504,11 @@ const FACTORIES: Readonly<Record<Exclude<ScalarKind, "usize" | "isize">, Factory
     class Ref extends CurrentRef {
       get value(): unknown {
         const v = view[at];
-        return v !== undefined ? v : lostValue(s);
+        return v !== undefined ? v : s.lostBound();
       }
       set value(value: unknown) {
         if (!codec.valid(value)) codec.check(value, s.label());
-        if (view[at] === undefined) lostValue(s);
+        if (view[at] === undefined) s.lostBound();
         view[at] = value as bigint;
       }
     }
@@ -552,11 +552,11 @@ const FACTORIES: Readonly<Record<Exclude<ScalarKind, "usize" | "isize">, Factory
     class Ref extends CurrentRef {
       get value(): unknown {
         const v = view[at];
-        return v !== undefined ? v : lostValue(s);
+        return v !== undefined ? v : s.lostBound();
       }
       set value(value: unknown) {
         if (!codec.valid(value)) codec.check(value, s.label());
-        if (view[at] === undefined) lostValue(s);
+        if (view[at] === undefined) s.lostBound();
         view[at] = value as number;
       }
     }
@@ -599,11 +599,11 @@ const FACTORIES: Readonly<Record<Exclude<ScalarKind, "usize" | "isize">, Factory
     class Ref extends CurrentRef {
       get value(): unknown {
         const v = view[at];
-        return v !== undefined ? v : lostValue(s);
+        return v !== undefined ? v : s.lostBound();
       }
       set value(value: unknown) {
         if (!codec.valid(value)) codec.check(value, s.label());
-        if (view[at] === undefined) lostValue(s);
+        if (view[at] === undefined) s.lostBound();
         view[at] = value as number;
       }
     }
@@ -647,11 +647,11 @@ const FACTORIES: Readonly<Record<Exclude<ScalarKind, "usize" | "isize">, Factory
     class Ref extends CurrentRef {
       get value(): unknown {
         const v = view[at];
-        return v !== undefined ? v : lostValue(s);
+        return v !== undefined ? v : s.lostBound();
       }
       set value(value: unknown) {
         if (!codec.valid(value)) codec.check(value, s.label());
-        if (view[at] === undefined) lostValue(s);
+        if (view[at] === undefined) s.lostBound();
         view[at] = value as number;
       }
     }
@@ -695,11 +695,11 @@ const FACTORIES: Readonly<Record<Exclude<ScalarKind, "usize" | "isize">, Factory
     class Ref extends CurrentRef {
       get value(): unknown {
         const v = view[at];
-        return v !== undefined ? v : lostValue(s);
+        return v !== undefined ? v : s.lostBound();
       }
       set value(value: unknown) {
         if (!codec.valid(value)) codec.check(value, s.label());
-        if (view[at] === undefined) lostValue(s);
+        if (view[at] === undefined) s.lostBound();
         view[at] = value as bigint;
       }
     }
@@ -743,11 +743,11 @@ const FACTORIES: Readonly<Record<Exclude<ScalarKind, "usize" | "isize">, Factory
     class Ref extends CurrentRef {
       get value(): unknown {
         const v = view[at];
-        return v !== undefined ? v : lostValue(s);
+        return v !== undefined ? v : s.lostBound();
       }
       set value(value: unknown) {
         if (!codec.valid(value)) codec.check(value, s.label());
-        if (view[at] === undefined) lostValue(s);
+        if (view[at] === undefined) s.lostBound();
         view[at] = value as number;
       }
     }
@@ -792,11 +792,11 @@ const FACTORIES: Readonly<Record<Exclude<ScalarKind, "usize" | "isize">, Factory
     class Ref extends CurrentRef {
       get value(): unknown {
         const v = view[at];
-        return v !== undefined ? v : lostValue(s);
+        return v !== undefined ? v : s.lostBound();
       }
       set value(value: unknown) {
         if (!codec.valid(value)) codec.check(value, s.label());
-        if (view[at] === undefined) lostValue(s);
+        if (view[at] === undefined) s.lostBound();
         view[at] = value as number;
       }
     }
@@ -844,11 +844,11 @@ const FACTORIES: Readonly<Record<Exclude<ScalarKind, "usize" | "isize">, Factory
       region !== null && region.u32[(byte >>> 2) + 1] !== undefined;
     class Ref extends CurrentRef {
       get value(): unknown {
-        return there(bound, at) ? codec.read(bound!, at) : lostValue(s);
+        return there(bound, at) ? codec.read(bound!, at) : s.lostBound();
       }
       set value(value: unknown) {
         if (!codec.valid(value)) codec.check(value, s.label());
-        if (!there(bound, at)) lostValue(s);
+        if (!there(bound, at)) s.lostBound();
         codec.write(bound!, at, value);
       }
     }

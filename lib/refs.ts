@@ -250,6 +250,8 @@ interface Slots {
   indexOf(key: string | symbol): number;
   key(index: number): string;
   type(index: number): Type;
+  /** The slot's codec, or `null` for a struct or array slot. */
+  codec(index: number): ScalarCodec | null;
   offset(index: number): number;
   /** Appends the slot's name to its parent's, e.g. `X.a` or `X[3]`. */
   path(label: string, index: number): string;
@@ -269,18 +271,27 @@ function slotsOf(type: Type, pointerBytes: 4 | 8): Slots {
     const stride = layoutOf(type.element, pointerBytes).size;
     const length = type.length;
     const element = type.element;
+    const codec = codecOf(element, pointerBytes);
     slots = {
       count: length,
       isArray: true,
       indexOf(key) {
+        // A canonical index ("0", "17"; not "017", "1e3" or " 1"), parsed
+        // without allocating: the Proxy view asks on every access.
         if (typeof key !== "string") return -1;
-        const index = Number(key);
-        return Number.isInteger(index) && index >= 0 && index < length && String(index) === key
-          ? index
-          : -1;
+        const n = key.length;
+        if (n === 0 || n > 7 || (n > 1 && key.charCodeAt(0) === 48)) return -1;
+        let index = 0;
+        for (let i = 0; i < n; i++) {
+          const digit = key.charCodeAt(i) - 48;
+          if (digit < 0 || digit > 9) return -1;
+          index = index * 10 + digit;
+        }
+        return index < length ? index : -1;
       },
       key: (index) => String(index),
       type: () => element,
+      codec: () => codec,
       offset: (index) => index * stride,
       path: (label, index) => `${label}[${index}]`,
       accepted: () => `indices 0 to ${length - 1}`,
@@ -288,6 +299,7 @@ function slotsOf(type: Type, pointerBytes: 4 | 8): Slots {
   } else if (type.kind === "struct") {
     const names = Object.keys(type.fields);
     const types = Object.values(type.fields);
+    const codecs = types.map((field) => codecOf(field, pointerBytes));
     const offsets = layoutOf(type, pointerBytes).fieldOffsets!;
     const index = new Map(names.map((name, i) => [name, i]));
     slots = {
@@ -296,6 +308,7 @@ function slotsOf(type: Type, pointerBytes: 4 | 8): Slots {
       indexOf: (key) => (typeof key === "string" ? index.get(key) ?? -1 : -1),
       key: (i) => names[i],
       type: (i) => types[i],
+      codec: (i) => codecs[i],
       offset: (i) => offsets[names[i]],
       path: (label, i) => `${label}.${names[i]}`,
       accepted: () =>
@@ -385,7 +398,7 @@ function plainView(spec: ViewSpec, slots: Slots): object {
     ? [] as unknown as Record<number, unknown>
     : {};
   for (let i = 0; i < slots.count; i++) {
-    const codec = codecOf(slots.type(i), spec.pointerBytes);
+    const codec = slots.codec(i);
     let nested: unknown = null;
     // Numeric keys for arrays: defining "0", "1", … as strings on an Array
     // is several times slower in V8.
@@ -408,19 +421,12 @@ function plainView(spec: ViewSpec, slots: Slots): object {
 function proxyView(spec: ViewSpec, slots: Slots): object {
   const target: object = slots.isArray ? [] : {};
   showAs(target, snapshotOf(spec));
-  const codecs = new Map<Type, ScalarCodec | null>();
-  const codecAt = (i: number) => {
-    const type = slots.type(i);
-    let codec = codecs.get(type);
-    if (codec === undefined) codecs.set(type, codec = codecOf(type, spec.pointerBytes));
-    return codec;
-  };
   const fixed = (what: string) =>
     new TypeError(`${spec.label()}: ${what}; a view's fields are fixed (${slots.accepted()})`);
   const handler: ProxyHandler<object> = {
     get(t, key, receiver) {
       const i = slots.indexOf(key);
-      if (i >= 0) return readSlot(spec, slots, i, codecAt(i));
+      if (i >= 0) return readSlot(spec, slots, i, slots.codec(i));
       if (slots.isArray && key === "length") return slots.count;
       return Reflect.get(t, key, receiver);
     },
@@ -430,7 +436,7 @@ function proxyView(spec: ViewSpec, slots: Slots): object {
         if (!spec.mutable) throw readOnly(spec.label());
         throw fixed(`cannot set ${typeof key === "string" ? JSON.stringify(key) : String(key)}`);
       }
-      writeSlot(spec, slots, i, codecAt(i), value);
+      writeSlot(spec, slots, i, slots.codec(i), value);
       return true;
     },
     has(t, key) {
@@ -449,7 +455,7 @@ function proxyView(spec: ViewSpec, slots: Slots): object {
       const i = slots.indexOf(key);
       if (i >= 0) {
         return {
-          value: readSlot(spec, slots, i, codecAt(i)),
+          value: readSlot(spec, slots, i, slots.codec(i)),
           writable: spec.mutable,
           enumerable: true,
           configurable: true,
