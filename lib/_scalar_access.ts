@@ -223,11 +223,15 @@ class CurrentRef {
     return nodeInspect(this.#shown(), options, inspect);
   }
 
+  /** What `console.log` shows: the value, or why there is none. */
   #shown(): unknown {
     const site = this.#site;
-    return site.busy
-      ? (this as unknown as { value: unknown }).value
-      : `<expired ${site.with} reference>`;
+    if (!site.busy) return `<expired ${site.with} reference>`;
+    try {
+      return (this as unknown as { value: unknown }).value;
+    } catch (error) {
+      return `<${(error as Error).name}: ${(error as Error).message}>`;
+    }
   }
 }
 

@@ -184,3 +184,14 @@ Deno.test("a view taken before the buffer went away faults on its next access", 
   assert.match(Deno.inspect(view), /FaultError: .* are gone/);
   assert.match(Deno.inspect(ref), /FaultError: .* are gone/);
 });
+
+Deno.test("memory that goes away during withCurrent faults on the next access", () => {
+  const s = system("loongarch64", ["preempt"], false);
+  s.x.withCurrent((ref) => {
+    assert.equal(ref.value, 7);
+    s.buffer.transfer();
+    assert.match(Deno.inspect(ref), /FaultError: .* are gone/);
+    checkFault("ref.value after the transfer", () => ref.value);
+    checkFault("ref.value = after the transfer", () => (ref.value = 1));
+  });
+});
