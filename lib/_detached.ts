@@ -22,7 +22,7 @@ import type { Region } from "./_memory.ts";
  * @param size The number of bytes.
  * @returns `false` when the buffer was detached or shrank below them.
  */
-export function isAccessible(region: Region, byte: number, size: number): boolean {
+function isAccessible(region: Region, byte: number, size: number): boolean {
   return byte + size <= region.u8.length;
 }
 

@@ -13,31 +13,7 @@ export const DENO_INSPECT: unique symbol = Symbol.for("Deno.customInspect") as n
 export const NODE_INSPECT: unique symbol = Symbol.for("nodejs.util.inspect.custom") as never;
 
 /** Inspects a value with the runtime's own inspector. */
-type Inspect = (value: unknown, options?: unknown) => string;
-
-/**
- * Renders what an object stands for, for Deno.
- *
- * @param value What to show instead of the object.
- * @param inspect Deno's inspector, as it passes it.
- * @param options Deno's options, as it passes them.
- * @returns The rendering.
- */
-export function denoInspect(value: unknown, inspect: Inspect, options: unknown): string {
-  return inspect(value, options);
-}
-
-/**
- * Renders what an object stands for, for Node.
- *
- * @param value What to show instead of the object.
- * @param options Node's options, as it passes them.
- * @param inspect Node's inspector, as it passes it.
- * @returns The rendering.
- */
-export function nodeInspect(value: unknown, options: unknown, inspect: Inspect): string {
-  return inspect(value, options);
-}
+export type Inspect = (value: unknown, options?: unknown) => string;
 
 /**
  * Makes an object show `snapshot()` in `console.log` under Deno and Node.
@@ -49,11 +25,10 @@ export function nodeInspect(value: unknown, options: unknown, inspect: Inspect):
 export function showAs(target: object, snapshot: () => unknown): void {
   Object.defineProperty(target, DENO_INSPECT, {
     configurable: true,
-    value: (inspect: Inspect, options: unknown) => denoInspect(snapshot(), inspect, options),
+    value: (inspect: Inspect, options: unknown) => inspect(snapshot(), options),
   });
   Object.defineProperty(target, NODE_INSPECT, {
     configurable: true,
-    value: (_depth: number, options: unknown, inspect: Inspect) =>
-      nodeInspect(snapshot(), options, inspect),
+    value: (_depth: number, options: unknown, inspect: Inspect) => inspect(snapshot(), options),
   });
 }

@@ -47,7 +47,7 @@ import type { CpuContext } from "./_cpu_context.ts";
 import { detachedFault } from "./_detached.ts";
 import { valueText } from "./_describe.ts";
 import type { FaultError } from "./errors.ts";
-import { DENO_INSPECT, denoInspect, NODE_INSPECT, nodeInspect } from "./_inspect.ts";
+import { DENO_INSPECT, NODE_INSPECT } from "./_inspect.ts";
 import type { Region, Views } from "./_memory.ts";
 import { addF32, type ScalarCodec } from "./_scalar_codec.ts";
 import { refLabel } from "./refs.ts";
@@ -212,7 +212,7 @@ class CurrentRef {
   }
 
   [DENO_INSPECT](inspect: (value: unknown, options: unknown) => string, options: unknown): string {
-    return denoInspect(this.#shown(), inspect, options);
+    return inspect(this.#shown(), options);
   }
 
   [NODE_INSPECT](
@@ -220,7 +220,7 @@ class CurrentRef {
     options: unknown,
     inspect: (value: unknown, options: unknown) => string,
   ): string {
-    return nodeInspect(this.#shown(), options, inspect);
+    return inspect(this.#shown(), options);
   }
 
   /** What `console.log` shows: the value, or why there is none. */

@@ -26,7 +26,7 @@
 
 import { checkAccessible } from "./_detached.ts";
 import { hex } from "./_describe.ts";
-import { DENO_INSPECT, denoInspect, NODE_INSPECT, nodeInspect, showAs } from "./_inspect.ts";
+import { DENO_INSPECT, NODE_INSPECT, showAs } from "./_inspect.ts";
 import type { Region } from "./_memory.ts";
 import { type ScalarCodec, scalarCodec } from "./_scalar_codec.ts";
 import { layoutOf, type Type, type ValueOf } from "./types.ts";
@@ -41,7 +41,8 @@ export interface PercpuRef<T extends Type> {
   /**
    * The value; for structs and arrays a live view whose fields refuse writes
    * with `TypeError` (typed as `ValueOf<T>` so it can be assigned through a
-   * mutable ref).
+   * mutable ref). A view of more than 256 fields or elements is a Proxy,
+   * which `structuredClone` and `postMessage` refuse: copy it first.
    */
   readonly value: ValueOf<T>;
 }
@@ -55,7 +56,8 @@ export interface PercpuMutRef<T extends Type> {
   /**
    * The value. Reading a struct or array gives a live view whose fields write
    * through; assigning a whole value (another ref's view included) checks all
-   * of it before writing any.
+   * of it before writing any. A view of more than 256 fields or elements is a
+   * Proxy, which `structuredClone` and `postMessage` refuse: copy it first.
    */
   value: ValueOf<T>;
 }
@@ -126,7 +128,7 @@ class ScalarRef {
   }
 
   [DENO_INSPECT](inspect: (value: unknown, options: unknown) => string, options: unknown): string {
-    return denoInspect(shown(() => this.value), inspect, options);
+    return inspect(shown(() => this.value), options);
   }
 
   [NODE_INSPECT](
@@ -134,7 +136,7 @@ class ScalarRef {
     options: unknown,
     inspect: (value: unknown, options: unknown) => string,
   ): string {
-    return nodeInspect(shown(() => this.value), options, inspect);
+    return inspect(shown(() => this.value), options);
   }
 }
 
@@ -170,7 +172,7 @@ class CompositeRef {
   }
 
   [DENO_INSPECT](inspect: (value: unknown, options: unknown) => string, options: unknown): string {
-    return denoInspect(shown(() => this.#snapshot()), inspect, options);
+    return inspect(shown(() => this.#snapshot()), options);
   }
 
   [NODE_INSPECT](
@@ -178,7 +180,7 @@ class CompositeRef {
     options: unknown,
     inspect: (value: unknown, options: unknown) => string,
   ): string {
-    return nodeInspect(shown(() => this.#snapshot()), options, inspect);
+    return inspect(shown(() => this.#snapshot()), options);
   }
 
   #snapshot(): unknown {

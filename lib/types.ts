@@ -302,7 +302,7 @@ const SCALARS = new Set<object>(Object.values(SCALAR_TYPES));
  * (an object literal or an assignment sets the prototype instead), so a
  * value could never provide it and a copy of one would lose it.
  */
-export const RESERVED_FIELD_NAMES: readonly string[] = Object.freeze(["__proto__"]);
+const RESERVED_FIELD_NAMES: readonly string[] = Object.freeze(["__proto__"]);
 
 /**
  * Describes a C-layout struct: fields in declaration order, each at its
