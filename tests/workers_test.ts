@@ -591,6 +591,15 @@ Deno.test("runOnCpus rejects bad options before starting a Worker", async () => 
     message: /unknown runOnCpus option "wokers"/,
   });
   await assert.rejects(() => runOnCpus(undefined as never), TypeError);
+  // What cannot be sent to a Worker is refused before any starts (the
+  // resource sanitizer fails the test if one is left running).
+  await assert.rejects(
+    () => runOnCpus({ module: TASK, shared: { ...shared, f: () => 1 } as never }),
+    {
+      name: "TypeError",
+      message: /^runOnCpus: shared must be what shareAreas\(\) returned: /,
+    },
+  );
 });
 
 Deno.test({

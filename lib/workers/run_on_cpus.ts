@@ -156,18 +156,19 @@ function moduleUrl(module: unknown): string {
 }
 
 /**
- * The one copy of `args` every Worker receives: cloning it up front refuses
- * what cannot be cloned before any Worker starts, and reads a getter or a
+ * The one copy of a value every Worker receives: cloning it up front refuses
+ * what cannot be sent before any Worker starts, and reads a getter or a
  * Proxy once, so that every CPU gets the same value.
+ *
+ * @param value `args`, or `shared`.
+ * @param what Which option, and what it must be, for the message.
  */
-function cloneArgs(args: unknown): unknown {
+function cloneOnce<T>(value: T, what: string): T {
   try {
-    return structuredClone(args);
+    return structuredClone(value);
   } catch (error) {
     throw new TypeError(
-      `runOnCpus: args must be structured-cloneable (plain data, arrays, typed arrays, SharedArrayBuffers, …): ${
-        error instanceof Error ? error.message : String(error)
-      }`,
+      `runOnCpus: ${what}: ${error instanceof Error ? error.message : String(error)}`,
       { cause: error },
     );
   }
@@ -306,14 +307,18 @@ export async function runOnCpus<T = unknown, A = unknown>(
   if (signal !== undefined && (isRevokedProxy(signal) || !(signal instanceof AbortSignal))) {
     throw new TypeError(`runOnCpus: signal must be an AbortSignal, got ${valueText(signal)}`);
   }
-  const args = cloneArgs(checked.args);
+  const args = cloneOnce(
+    checked.args,
+    "args must be structured-cloneable (plain data, arrays, typed arrays, SharedArrayBuffers, …)",
+  );
+  const sent = cloneOnce(shared, "shared must be what shareAreas() returned");
   checkLoadable(WORKER_URL);
   checkLoadable(new URL(module));
   signal?.throwIfAborted();
   const runs: { worker: Worker; outcome: Promise<CpuOutcome<never>> }[] = [];
   try {
     for (let cpu = 0; cpu < workers; cpu++) {
-      runs.push(runOne({ module, task, system, shared, cpu, args }));
+      runs.push(runOne({ module, task, system, shared: sent, cpu, args }));
     }
   } catch (error) {
     // Nothing may keep running (or keep the process alive) for a call that failed.
