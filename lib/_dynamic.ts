@@ -607,6 +607,11 @@ class CursorHost {
     return cursor;
   }
 
+  /** Which CPU's copy an address is (for the labels of `withCurrent`'s reference). */
+  cpuOfAddress(address: number): number {
+    return this.#deps.host.cpuOfAddress(address);
+  }
+
   fault(_cursor: CpuContext, who: string): FaultError {
     const a = this.#allocation;
     if (a.freed) return freedFault(a.name, who);

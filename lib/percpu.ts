@@ -247,8 +247,13 @@ export class Percpu {
         `defPercpu: the type of ${name} must be a descriptor such as u32, got ${valueText(type)}`,
       );
     }
-    checkValue(type, init, `defPercpu: initial value of ${name}`, this.pointerBytes);
-    return this.#define(name, type, init);
+    const checked = checkValue(
+      type,
+      init,
+      `defPercpu: initial value of ${name}`,
+      this.pointerBytes,
+    );
+    return this.#define(name, type, checked);
   }
 
   #define<T extends Type>(name: string, type: T, init: unknown): PercpuVariable<T> {

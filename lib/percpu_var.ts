@@ -13,9 +13,10 @@ import {
 } from "./isa/access_program.ts";
 import type { PercpuRegName } from "./arch.ts";
 import type { CpuContext } from "./_cpu_context.ts";
+import { checkAccessible } from "./_detached.ts";
 import { valueText } from "./_describe.ts";
 import type { FaultError } from "./errors.ts";
-import { preemptOff, preemptOn } from "./_guard_if.ts";
+import { preemptOff, preemptOn, releaseAfter } from "./_guard_if.ts";
 import type { AccessSymbols, ArchTable } from "./isa/isa.ts";
 import type { AccessForms } from "./isa/access_program.ts";
 import type { Region } from "./_memory.ts";
@@ -79,16 +80,25 @@ export interface PercpuVar<T extends Type = Type> {
   /**
    * Runs `f` on the current CPU's copy (`X.with_current(f)`), inside one
    * `NoPreempt` guard when the `preempt` feature is on. The guard is released
-   * even when `f` throws. `f` runs synchronously: do not await inside it.
+   * even when `f` throws; if releasing throws too, the two errors come as
+   * one `SuppressedError` (as `using` does). `f` runs synchronously: do not
+   * await inside it.
    *
-   * @param f Receives a mutable reference; only valid during the call.
+   * @param f Receives a mutable reference to the copy `currentPtr()` names,
+   *   valid only during the call: for scalar types, using it afterwards
+   *   throws `TypeError` (keep `currentRefMutRaw()` for a lasting one).
    * @returns What `f` returns.
    * @throws {TypeError} When `f` is not a function (nothing is acquired).
+   * @throws {FaultError} When the copy is not mapped, or its memory was
+   *   detached.
    */
   withCurrent<R>(f: (ref: PercpuMutRef<T>) => R): R;
   /**
    * Writes the initial value into the current CPU's copy
    * (`X.reset_to_init()`), guarded under `preempt`.
+   *
+   * @throws {FaultError} When the copy is not mapped, or its memory was
+   *   detached. Nothing is written.
    */
   resetToInit(): void;
   /**
@@ -163,7 +173,8 @@ export interface ScalarPercpuVar<K extends ScalarKind = ScalarKind>
    * `preempt`.
    *
    * @returns The value.
-   * @throws {FaultError} When the per-CPU register does not point at an area.
+   * @throws {FaultError} When the per-CPU register does not point at an
+   *   area, or the area's memory was detached or shrank.
    */
   readCurrent(): ScalarValue<K>;
   /**
@@ -173,33 +184,47 @@ export interface ScalarPercpuVar<K extends ScalarKind = ScalarKind>
    * @param value The new value.
    * @throws {TypeError} On a wrong JavaScript type.
    * @throws {RangeError} On a value the type cannot hold. Nothing is written.
+   * @throws {FaultError} As {@linkcode ScalarPercpuVar.readCurrent} does.
    */
   writeCurrent(value: ScalarValue<K>): void;
   /**
    * Reads the current CPU's value without a guard (`X.read_current_raw()`).
    *
    * @returns The value.
+   * @throws {FaultError} As {@linkcode ScalarPercpuVar.readCurrent} does.
    */
   readCurrentRaw(): ScalarValue<K>;
   /**
    * Writes the current CPU's value without a guard (`X.write_current_raw(v)`).
    *
    * @param value The new value.
+   * @throws {TypeError} On a wrong JavaScript type.
+   * @throws {RangeError} On a value the type cannot hold.
+   * @throws {FaultError} As {@linkcode ScalarPercpuVar.readCurrent} does.
    */
   writeCurrentRaw(value: ScalarValue<K>): void;
   /**
    * Adds to the current CPU's value, as Linux `this_cpu_add`, guarded under
-   * `preempt` (beyond the crate, which has no add). Fixed-width integers
-   * wrap; floats round; `usize`/`isize` on 64-bit targets throw `RangeError`
-   * when the result leaves the safe integers. `bool` throws `TypeError`.
+   * `preempt`. The result is exact for every delta: fixed-width integers
+   * give the sum modulo 2^width (u8 `2 + (2^53 − 1)` is 1), floats the exact
+   * sum rounded once to the type, and `usize`/`isize` on 64-bit targets
+   * throw `RangeError` when the sum leaves the safe integers.
    *
-   * @param delta The amount (a `bigint` for `u64`/`i64`).
+   * @param delta The amount: a safe integer for integer kinds, a `bigint`
+   *   for `u64`/`i64`, any number for floats.
+   * @throws {TypeError} For `bool`, or a delta of the wrong JavaScript type.
+   * @throws {RangeError} On a delta that is not a safe integer for an
+   *   integer kind. Nothing is written.
+   * @throws {FaultError} As {@linkcode ScalarPercpuVar.readCurrent} does.
    */
   addCurrent(delta: ScalarValue<K>): void;
   /**
    * {@linkcode ScalarPercpuVar.addCurrent} without a guard.
    *
    * @param delta The amount.
+   * @throws {TypeError} As `addCurrent` does.
+   * @throws {RangeError} As `addCurrent` does.
+   * @throws {FaultError} As `addCurrent` does.
    */
   addCurrentRaw(delta: ScalarValue<K>): void;
 }
@@ -335,36 +360,73 @@ export interface VariableSpec<T extends Type> {
   readonly currentOffset: number;
 }
 
-function notScalar(name: string, type: Type): ScalarAccessors {
+function notScalar(
+  name: string,
+  type: Type,
+  withCurrent: ScalarAccessors["with"],
+): ScalarAccessors {
   const fail = (): never => {
     throw new TypeError(
       `${name} has type ${type.kind}; the direct accessors are only for scalar types, use withCurrent() or a ref`,
     );
   };
-  return { read: fail, write: fail, add: fail };
+  return { read: fail, write: fail, add: fail, with: withCurrent };
 }
 
-/** `read` inside one `NoPreempt` guard, released even when it throws. */
-function guardedRead(read: () => unknown): () => unknown {
+// The guarded forms run the access inside one `NoPreempt` and release it
+// however the access ends. An error of the access is never lost to one of
+// the release (see `releaseAfter`); the result is returned only once the
+// release succeeded.
+
+/** `read` inside one `NoPreempt` guard. */
+function guardedRead(read: () => unknown, what: string): () => unknown {
   return () => {
     const guard = preemptOff();
+    let value: unknown;
     try {
-      return read();
-    } finally {
-      preemptOn(guard);
+      value = read();
+    } catch (error) {
+      throw releaseAfter(() => preemptOn(guard), error, what);
     }
+    preemptOn(guard);
+    return value;
   };
 }
 
 /** {@linkcode guardedRead} for `write` and `add`, without a rest array. */
-function guardedUpdate(update: (value: unknown) => void): (value: unknown) => void {
+function guardedUpdate(update: (value: unknown) => void, what: string): (value: unknown) => void {
   return (value) => {
     const guard = preemptOff();
     try {
       update(value);
-    } finally {
-      preemptOn(guard);
+    } catch (error) {
+      throw releaseAfter(() => preemptOn(guard), error, what);
     }
+    preemptOn(guard);
+  };
+}
+
+/**
+ * {@linkcode guardedRead} for `withCurrent`: a non-function is refused
+ * before anything is acquired.
+ */
+function guardedWith(
+  run: (f: (ref: never) => unknown) => unknown,
+  what: string,
+): (f: (ref: never) => unknown) => unknown {
+  return (f) => {
+    if (typeof f !== "function") {
+      throw new TypeError(`${what} expects a function, got ${valueText(f)}`);
+    }
+    const guard = preemptOff();
+    let result: unknown;
+    try {
+      result = run(f);
+    } catch (error) {
+      throw releaseAfter(() => preemptOn(guard), error, what);
+    }
+    preemptOn(guard);
+    return result;
   };
 }
 
@@ -397,11 +459,12 @@ export class PercpuVariable<T extends Type = Type> implements PercpuVar<T> {
   readonly #ptrLabel: string;
   readonly #forms: AccessForms;
   readonly #symbols: () => AccessSymbols;
-  // The scalar accessors are per-variable closures rather than prototype
-  // methods, so that each call site reaches code specialised for one kind
-  // (see scalar_access.ts). They are defined read-only and non-enumerable in
-  // the constructor, so a variable still looks like it has only data fields.
-  // With `preempt` off the guarded and the raw forms are the same function.
+  // The scalar accessors and `withCurrent` are per-variable closures rather
+  // than prototype methods, so that each call site reaches code specialised
+  // for one kind (see _scalar_access.ts). They are defined read-only and
+  // non-enumerable in the constructor, so a variable still looks like it has
+  // only data fields. With `preempt` off the guarded and the raw forms are
+  // the same function.
   /** `X.read_current()`; see {@linkcode ScalarPercpuVar.readCurrent}. */
   declare readonly readCurrent: () => ValueOf<T>;
   /** `X.write_current(v)`; see {@linkcode ScalarPercpuVar.writeCurrent}. */
@@ -414,6 +477,8 @@ export class PercpuVariable<T extends Type = Type> implements PercpuVar<T> {
   declare readonly writeCurrentRaw: (value: ValueOf<T>) => void;
   /** See {@linkcode ScalarPercpuVar.addCurrentRaw}. */
   declare readonly addCurrentRaw: (delta: ValueOf<T>) => void;
+  /** `X.with_current(f)`; see {@linkcode PercpuVar.withCurrent}. */
+  declare readonly withCurrent: <R>(f: (ref: PercpuMutRef<T>) => R) => R;
   readonly #refs = refCache<T>();
   readonly #mutRefs = refCache<T>();
   #refUnmaps = 0;
@@ -442,22 +507,30 @@ export class PercpuVariable<T extends Type = Type> implements PercpuVar<T> {
     this.#kind = type.kind === "struct" || type.kind === "array" ? null : type.kind;
     this.#ptrLabel = `${name}.currentPtr`;
     const raw = this.#kind === null
-      ? notScalar(name, type)
+      ? notScalar(name, type, (f) => {
+        if (typeof f !== "function") {
+          throw new TypeError(`${name}.withCurrent expects a function, got ${valueText(f)}`);
+        }
+        return f(this.currentRefMutRaw() as never);
+      })
       : scalarAccessors(scalarCodec(this.#kind, host.pointerBytes), {
         host: spec.current,
+        name,
         offset: spec.currentOffset,
-        read: `${name}.readCurrent`,
-        write: `${name}.writeCurrent`,
-        add: `${name}.addCurrent`,
+        selfPtrOffset: () => this.#selfPtrOffset(),
+        currentRef: () => this.currentRefMutRaw(),
       });
     const preempt = host.preempt;
     Object.defineProperties(this, {
-      readCurrent: { value: preempt ? guardedRead(raw.read) : raw.read },
-      writeCurrent: { value: preempt ? guardedUpdate(raw.write) : raw.write },
-      addCurrent: { value: preempt ? guardedUpdate(raw.add) : raw.add },
+      readCurrent: { value: preempt ? guardedRead(raw.read, `${name}.readCurrent`) : raw.read },
+      writeCurrent: {
+        value: preempt ? guardedUpdate(raw.write, `${name}.writeCurrent`) : raw.write,
+      },
+      addCurrent: { value: preempt ? guardedUpdate(raw.add, `${name}.addCurrent`) : raw.add },
       readCurrentRaw: { value: raw.read },
       writeCurrentRaw: { value: raw.write },
       addCurrentRaw: { value: raw.add },
+      withCurrent: { value: preempt ? guardedWith(raw.with, `${name}.withCurrent`) : raw.with },
     });
     registerPrograms(this, (op, options) => this.program(op, options));
   }
@@ -471,7 +544,31 @@ export class PercpuVariable<T extends Type = Type> implements PercpuVar<T> {
   }
 
   currentPtr(): number {
+    this.#checkSelfPtr(this.#ptrLabel);
     return this.#host.currentPtrBase(this.#ptrLabel) + this.#place.vma;
+  }
+
+  /**
+   * Where x86_64's `current_ptr()` reads the area base: the offset of the
+   * crate's `SELF_PTR` slot; −1 where it adds the register (or nothing), and
+   * for dynamic objects, whose pointer is reached through their own cursor.
+   */
+  #selfPtrOffset(): number {
+    const host = this.#host;
+    return host.table.arch === "x86_64" && this.#forms === "imp"
+      ? host.selfPtrVma - (host.loadStart ?? 0)
+      : -1;
+  }
+
+  /**
+   * On x86_64 `current_ptr()` reads `SELF_PTR` from the area's memory:
+   * when that memory was detached, say so rather than read garbage.
+   */
+  #checkSelfPtr(who: string): void {
+    const offset = this.#selfPtrOffset();
+    const context = this.#host.context;
+    const area = context.area;
+    if (offset >= 0 && area !== null) checkAccessible(area, context.byte + offset, 8, who);
   }
 
   currentRefRaw(): PercpuRef<T> {
@@ -482,27 +579,15 @@ export class PercpuVariable<T extends Type = Type> implements PercpuVar<T> {
     return this.#refAt(this.currentPtr(), this.#mutRefs, true);
   }
 
-  withCurrent<R>(f: (ref: PercpuMutRef<T>) => R): R {
-    if (typeof f !== "function") {
-      throw new TypeError(`${this.name}.withCurrent expects a function, got ${valueText(f)}`);
-    }
-    if (!this.#preempt) return f(this.currentRefMutRaw());
-    const guard = preemptOff();
-    try {
-      return f(this.currentRefMutRaw());
-    } finally {
-      preemptOn(guard);
-    }
-  }
-
   resetToInit(): void {
     if (!this.#preempt) return this.#reset();
     const guard = preemptOff();
     try {
       this.#reset();
-    } finally {
-      preemptOn(guard);
+    } catch (error) {
+      throw releaseAfter(() => preemptOn(guard), error, `${this.name}.resetToInit`);
     }
+    preemptOn(guard);
   }
 
   #reset(): void {

@@ -195,12 +195,15 @@ Deno.test("AArch64 refuses offsets that movz #:abs_g0_nc: cannot hold", () => {
   assert.equal(p.percpuAreaSize(), 1);
 });
 
+// Wrong JavaScript types are TypeErrors; values of the right type that are
+// out of range (no fields, a name that is not an identifier) are RangeErrors.
 Deno.test("type descriptors reject bad input", () => {
-  assertFails(() => struct({}), TypeError, /at least one field/);
-  assertFails(() => struct({ "bad name": u8 }), TypeError, /"bad name"/, /identifier/);
+  assertFails(() => struct({}), RangeError, /at least one field/);
+  assertFails(() => struct({ "bad name": u8 }), RangeError, /"bad name"/, /identifier/);
   assertFails(() => struct({ a: "u8" } as never), TypeError, /"a"/, /string "u8"/);
   assertFails(() => struct([u8] as never), TypeError, /array/);
   assertFails(() => array({ kind: "u8" } as never, 2), TypeError, /an object/);
+  assertFails(() => array(u8, "4" as never), TypeError, /string "4"/, /number/);
   assertFails(() => array(u8, 0), RangeError, /number 0/, /1 to/);
   assertFails(() => array(u8, 1.5), RangeError, /1\.5/);
 });
