@@ -13,6 +13,7 @@ import { InitError } from "./errors.ts";
 import { ADDRESS_MAP, AREA_ALIGN, MAX_AREA_SIZE, SectionLayout } from "./layout.ts";
 import { AddressSpace, type Backing, Region } from "./_memory.ts";
 import type { InitMemory } from "./percpu.ts";
+import { isDetached } from "./_detached.ts";
 
 /** Where simulated memory ends: addresses stay below 2^30 (see `ADDRESS_MAP`). */
 const HEAP_END = 0x4000_0000;
@@ -73,10 +74,10 @@ export function checkMemory(memory: unknown, size: number, what: string): Placem
       }`,
     );
   }
-  if ((buffer instanceof ArrayBuffer && buffer.detached) || buffer.byteLength === 0) {
+  if (buffer.byteLength === 0) {
     throw new TypeError(
       `${what}: memory.buffer is ${
-        buffer instanceof ArrayBuffer && buffer.detached ? "detached" : "empty (0 bytes)"
+        isDetached(buffer) ? "detached" : "empty (0 bytes)"
       }; per-CPU areas need live memory`,
     );
   }

@@ -27,6 +27,27 @@ function isAccessible(region: Region, byte: number, size: number): boolean {
 }
 
 /**
+ * Tells whether a buffer was detached. `ArrayBuffer.prototype.detached` is
+ * missing before Node.js 22; there, a zero-length buffer that refuses a view
+ * is a detached one.
+ *
+ * @param buffer The buffer.
+ * @returns `true` when it was detached (a `SharedArrayBuffer` never is).
+ */
+export function isDetached(buffer: ArrayBufferLike): boolean {
+  if (!(buffer instanceof ArrayBuffer)) return false;
+  const flag = (buffer as { readonly detached?: unknown }).detached;
+  if (typeof flag === "boolean") return flag;
+  if (buffer.byteLength !== 0) return false;
+  try {
+    new Uint8Array(buffer);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/**
  * The error for an access to memory whose buffer was detached or shrank.
  *
  * @param region The region the access went to.
@@ -41,8 +62,8 @@ export function detachedFault(
   size: number,
   who: string,
 ): FaultError {
-  const buffer = region.buffer as ArrayBuffer & { readonly detached?: boolean };
-  const what = buffer.detached === true
+  const buffer = region.buffer;
+  const what = isDetached(buffer)
     ? "was detached (transferred or sent with a transfer list)"
     : `shrank to ${buffer.byteLength} bytes`;
   return new FaultError(

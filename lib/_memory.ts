@@ -57,7 +57,19 @@ function detachedViews(): Views & { readonly buffer: ArrayBuffer } {
     u64: new BigUint64Array(buffer),
     i64: new BigInt64Array(buffer),
   };
-  return { ...views, buffer: buffer.transfer() };
+  return { ...views, buffer: detach(buffer) };
+}
+
+/**
+ * Detaches a buffer, returning its contents as a new one. Through
+ * `structuredClone` rather than `ArrayBuffer.prototype.transfer`, which
+ * Node.js 20 lacks.
+ *
+ * @param buffer The buffer to detach.
+ * @returns A buffer holding what it held.
+ */
+export function detach(buffer: ArrayBuffer): ArrayBuffer {
+  return structuredClone(buffer, { transfer: [buffer] });
 }
 
 /** One mapped stretch of the simulated address space. */

@@ -40,6 +40,7 @@ import { SCALAR_TYPES } from "../lib/types.ts";
 import { PLAIN_VIEW_SLOTS } from "../lib/refs.ts";
 import { portOf } from "../lib/_port.ts";
 import { isRevokedProxy } from "../lib/_describe.ts";
+import { detach } from "../lib/_memory.ts";
 
 // ---------------------------------------------------------------------------
 // Hostile values, made fresh for every use (some of them keep state).
@@ -51,7 +52,7 @@ function hostiles(): [string, unknown][] {
   const revocable = Proxy.revocable({}, {});
   revocable.revoke();
   const detached = new ArrayBuffer(8);
-  detached.transfer();
+  detach(detached);
   let reads = 0;
   const throwing = () => {
     throw new Planted("planted");

@@ -21,6 +21,7 @@ import {
 import { atomicRemote, defPercpuCounter, remoteSum } from "../lib/workers/mod.ts";
 import { setKernelGuardIf } from "../lib/guards.ts";
 import { PLAIN_VIEW_SLOTS } from "../lib/refs.ts";
+import { detach } from "../lib/_memory.ts";
 
 const LARGE = PLAIN_VIEW_SLOTS + 8;
 
@@ -115,7 +116,7 @@ Deno.test("a transferred buffer: every access path throws FaultError, the data s
       await t.step(`${arch} ${features.join(",")}`, () => {
         const s = system(arch, features, false);
         s.x.writeCurrent(70);
-        const moved = s.buffer.transfer();
+        const moved = detach(s.buffer as ArrayBuffer);
         const before = new Uint8Array(moved).slice();
         for (const [name, f] of accesses(s)) checkFault(name, f);
         // The contents moved with the transfer and no failed write touched them.
@@ -175,7 +176,7 @@ Deno.test("a view taken before the buffer went away faults on its next access", 
   const view = s.pair.remoteRefMutRaw(1).value;
   const big = s.big.remoteRefRaw(1).value;
   const ref = s.x.remoteRefMutRaw(1);
-  s.buffer.transfer();
+  detach(s.buffer as ArrayBuffer);
   checkFault("view read", () => view.a);
   checkFault("view write", () => (view.list[0] = 9));
   checkFault("large view read", () => big[0]);
@@ -189,7 +190,7 @@ Deno.test("memory that goes away during withCurrent faults on the next access", 
   const s = system("loongarch64", ["preempt"], false);
   s.x.withCurrent((ref) => {
     assert.equal(ref.value, 7);
-    s.buffer.transfer();
+    detach(s.buffer as ArrayBuffer);
     assert.match(Deno.inspect(ref), /FaultError: .* are gone/);
     checkFault("ref.value after the transfer", () => ref.value);
     checkFault("ref.value = after the transfer", () => (ref.value = 1));

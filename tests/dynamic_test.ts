@@ -26,11 +26,7 @@ import {
   u8,
 } from "../mod.ts";
 import { checkDfs, type ExploreTest, Machine } from "../sched/mod.ts";
-import { runOnCpus, shareAreas } from "../lib/workers/mod.ts";
 import { portOf } from "../lib/_port.ts";
-import { LAST, PACKETS, percpu as taskSystem } from "./fixtures/dynamic_task.ts";
-
-const TASK = new URL("./fixtures/dynamic_task.ts", import.meta.url);
 
 /** A system whose areas are 64 bytes apart (one u64 of padding beyond SELF_PTR or alone). */
 function system(arch: Arch = "x86_64", features: Feature[] = [], cpus = 3): Percpu {
@@ -293,14 +289,4 @@ Deno.test("the explorer finds the race on a dynamic variable, and proves the gua
   const guarded = checkDfs(test(["preempt"]), { maxPreemptions: 2 });
   assert.equal(guarded.violation, null, "each schedule starts from the initial values");
   assert.equal(guarded.complete, true);
-});
-
-Deno.test("Workers share dynamic variables", async () => {
-  const shared = shareAreas(taskSystem, 2);
-  assert.equal(shared.dynamic.length, 1, "one chunk holds both");
-  assert.ok(shared.dynamic[0] instanceof SharedArrayBuffer);
-  const outcomes = await runOnCpus<string, number>({ module: TASK, shared, args: 1000 });
-  assert.deepEqual(outcomes.map((o) => o.ok && o.value), ["1000", "2000"]);
-  assert.deepEqual([PACKETS.readRemote(0), PACKETS.readRemote(1)], [1000n, 2000n]);
-  assert.deepEqual([LAST.readRemote(0), LAST.readRemote(1)], [0, 1]);
 });

@@ -28,6 +28,7 @@ import {
   type SharedAreas,
 } from "../lib/workers/mod.ts";
 import { portOf } from "../lib/_port.ts";
+import { detach } from "../lib/_memory.ts";
 
 /** What an observer can see of a system: enough to tell that nothing changed. */
 interface Snapshot {
@@ -84,7 +85,7 @@ Deno.test("a failed first init() leaves the system as it was, and it can be retr
 /** Memory that is no longer there, in the ways JavaScript has. */
 function deadBuffers(size: number): [string, ArrayBuffer][] {
   const transferred = new ArrayBuffer(size);
-  transferred.transfer();
+  detach(transferred);
   const shrunk = new ArrayBuffer(size, { maxByteLength: size });
   shrunk.resize(0);
   const small = new ArrayBuffer(size, { maxByteLength: size });

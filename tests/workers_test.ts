@@ -50,6 +50,7 @@ import {
   WIDE,
 } from "./fixtures/cpu_task.ts";
 import { portOf } from "../lib/_port.ts";
+import { LAST, PACKETS, percpu as dynamicSystem } from "./fixtures/dynamic_task.ts";
 
 const TASK = new URL("./fixtures/cpu_task.ts", import.meta.url);
 const STALE_TASK = new URL("./fixtures/stale_task.ts", import.meta.url);
@@ -627,4 +628,18 @@ Deno.test({
     assert.ok(outcomes.every((o) => o.ok), JSON.stringify(outcomes));
     assert.ok(reads > 0);
   },
+});
+
+Deno.test("Workers share dynamic variables", async () => {
+  const shared = shareAreas(dynamicSystem, 2);
+  assert.equal(shared.dynamic.length, 1, "one chunk holds both");
+  assert.ok(shared.dynamic[0] instanceof SharedArrayBuffer);
+  const outcomes = await runOnCpus<string, number>({
+    module: new URL("./fixtures/dynamic_task.ts", import.meta.url),
+    shared,
+    args: 1000,
+  });
+  assert.deepEqual(outcomes.map((o) => o.ok && o.value), ["1000", "2000"]);
+  assert.deepEqual([PACKETS.readRemote(0), PACKETS.readRemote(1)], [1000n, 2000n]);
+  assert.deepEqual([LAST.readRemote(0), LAST.readRemote(1)], [0, 1]);
 });
