@@ -339,6 +339,63 @@ export function symbolOffset(
 }
 
 /**
+ * How an architecture loads, adds and stores a scalar through the pointer
+ * in `P` (`[x0]`, `0(a0)`, `[r0]`, …): its own instructions, in one place.
+ */
+export interface PointerOps {
+  /** `P ← mem[P]`: what a read returns. */
+  readonly result: (kind: ScalarKind) => Instruction[];
+  /** `V ← mem[P]`. */
+  readonly load: (kind: ScalarKind) => Instruction[];
+  /** `V ← V + D` in the kind's arithmetic. */
+  readonly addValue: (kind: ScalarKind) => Instruction[];
+  /** `mem[P] ← V`. */
+  readonly store: (kind: ScalarKind) => Instruction[];
+}
+
+/**
+ * A scalar's read, write and add through the pointer a `ptr` sequence
+ * leaves in `P`: the shape of every access without a dedicated sequence
+ * (AArch64, ARM, RISC-V 32, custom-base, dynamic objects).
+ *
+ * @param ptr The sequence leaving the variable's address in `P`.
+ * @param ops The arch's loads, add and store through `P`.
+ * @returns `read`, `write` and `add`.
+ */
+export function throughPointer(
+  ptr: (s: AccessSymbols) => Instruction[],
+  ops: PointerOps,
+): { read: TypedSequence; write: TypedSequence; add: TypedSequence } {
+  return {
+    read: (s, kind) => [...ptr(s), ...ops.result(kind)],
+    write: (s, kind) => [...ptr(s), ...ops.store(kind)],
+    add: (s, kind) => [...ptr(s), ...ops.load(kind), ...ops.addValue(kind), ...ops.store(kind)],
+  };
+}
+
+/**
+ * A dynamic object's `offset()`: its pointer (loaded into `T`), minus
+ * `symbol_vma(_percpu_load_start)` (materialised into `U`) when the register
+ * is biased by it.
+ *
+ * @param loadPointer The arch's load of the pointer into `T`.
+ * @param materialize The arch's `symbol_vma()` sequence.
+ * @param sub `T ← T − U`.
+ * @param s The object's pointer variable.
+ * @returns The sequence.
+ */
+export function pointerOffset(
+  loadPointer: (s: AccessSymbols) => Instruction[],
+  materialize: Materialize,
+  sub: Instruction,
+  s: AccessSymbols,
+): Instruction[] {
+  const pointer = loadPointer(s);
+  if (s.loadStart === null) return pointer;
+  return [...pointer, ...materialize(Reg.U, "_percpu_load_start", s.loadStart), sub];
+}
+
+/**
  * Tells whether a kind is held in a floating-point register.
  *
  * @param kind A scalar kind.
