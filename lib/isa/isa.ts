@@ -217,8 +217,21 @@ export interface ArchTable {
   readonly pointerBytes: 4 | 8;
   /** The call instruction's mnemonic (`call`, `bl`). */
   readonly call: string;
-  /** The per-CPU register for a feature set. */
+  /** The per-CPU register for a feature set (only AArch64 depends on `arm-el2`). */
   percpuReg(armEl2: boolean): PercpuRegName;
+  /**
+   * Whether `current_ptr()` and `read_percpu_reg()` read the area base from
+   * the crate's per-CPU `SELF_PTR` slot (the section's first variable)
+   * through the register, rather than the register itself: x86_64, whose
+   * `GS_BASE` is an MSR.
+   */
+  readonly selfPtr: boolean;
+  /**
+   * The most bytes a section may span for `symbol_vma()` to give every
+   * variable's right address, with why; `null` when only the core's own
+   * limit applies.
+   */
+  readonly sectionLimit: { readonly bytes: number; readonly why: string } | null;
   /**
    * The value the arch's `symbol_vma()` sequence yields for a symbol at
    * `vma`: the VMA itself, except on AArch64, whose `movz #:abs_g0_nc:`

@@ -99,6 +99,17 @@ function naiveAddress(s: AccessSymbols): Instruction {
   return insn(`adrp x0, ${s.symbol}`, Op.Li, { d: P, imm: page(s.vma) });
 }
 
+/**
+ * `movz #:abs_g0_nc:` keeps 16 bits of the symbol and of the register's
+ * bias alike, which is right only while the section stays within one 64 KiB
+ * block; this port's section starts 64 KiB-aligned.
+ */
+const SECTION_LIMIT = Object.freeze({
+  bytes: 0x10000,
+  why:
+    "AArch64's symbol_vma() is one movz #:abs_g0_nc:, which keeps 16 bits, so the section must stay within one 64 KiB block (offsets ≤ 0xffff)",
+});
+
 /** Loads, add and store through `[x0]`. */
 const OPS: PointerOps = {
   result: (kind) => [ldr(kind, "[x0]", P, 0, P)],
@@ -113,6 +124,8 @@ export const aarch64: ArchTable = {
   pointerBytes: 8,
   call: "bl",
   percpuReg: (armEl2) => armEl2 ? "TPIDR_EL2" : "TPIDR_EL1",
+  selfPtr: false,
+  sectionLimit: SECTION_LIMIT,
   symbolVma: (vma) => vma % 0x10000,
   offset: (s) => symbolOffset(materialize, SUB_LOAD_START, s),
   ptr,

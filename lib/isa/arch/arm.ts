@@ -134,6 +134,8 @@ export const arm: ArchTable = {
   pointerBytes: 4,
   call: "bl",
   percpuReg: () => "TPIDRPRW",
+  selfPtr: false,
+  sectionLimit: null,
   symbolVma: (vma) => vma,
   offset: (s) => symbolOffset(materialize, SUB_LOAD_START, s),
   ptr,

@@ -148,6 +148,8 @@ export const loongarch64: ArchTable = {
   pointerBytes: 8,
   call: "bl",
   percpuReg: () => "$r21",
+  selfPtr: false,
+  sectionLimit: null,
   symbolVma: (vma) => vma,
   offset: (s) => symbolOffset(materialize, SUB_LOAD_START, s),
   ptr,

@@ -182,6 +182,8 @@ export const riscv32: ArchTable = {
   pointerBytes: 4,
   call: "call",
   percpuReg: () => "gp",
+  selfPtr: false,
+  sectionLimit: null,
   symbolVma: (vma) => vma,
   offset: (s) => symbolOffset(materialize, SUB_LOAD_START, s),
   ptr,

@@ -133,6 +133,8 @@ export const riscv64: ArchTable = {
   pointerBytes: 8,
   call: "call",
   percpuReg: () => "gp",
+  selfPtr: false,
+  sectionLimit: null,
   symbolVma: (vma) => vma,
   offset: (s) => symbolOffset(materialize, SUB_LOAD_START, s),
   ptr,
