@@ -129,6 +129,30 @@ Deno.test("undo and rewind are replays of the prefix: same hash, same challenge"
   );
 });
 
+Deno.test("seeking back and forth along a run replays it exactly", () => {
+  const driver = new Driver(DEFAULT_SETTINGS);
+  const prng = new Prng(11);
+  driver.runWhile(() => driver.randomMove(prng, 0.3), 10_000);
+  const total = driver.steps;
+  const hash = driver.session.traceHash();
+  driver.seek(5);
+  assert.deepEqual([driver.steps, driver.future.length], [5, total - 5]);
+  driver.undo();
+  assert.deepEqual([driver.steps, driver.future.length], [4, total - 4]);
+  assert.equal(driver.redo(), true);
+  driver.seek(total);
+  assert.equal(driver.steps, total);
+  assert.equal(driver.session.traceHash(), hash);
+  assert.equal(driver.redo(), false);
+  // A different move from the middle forgets the moves taken back.
+  driver.seek(3);
+  const other = driver.session.steppable().find((cpu) => cpu !== driver.future[0].cpu);
+  if (other !== undefined) {
+    driver.step(other);
+    assert.deepEqual(driver.future, []);
+  }
+});
+
 Deno.test("a refused step changes nothing", () => {
   const driver = new Driver(DEFAULT_SETTINGS);
   driver.step(0);

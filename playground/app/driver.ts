@@ -46,6 +46,12 @@ export interface LastStep {
   readonly readSize: number;
 }
 
+/** Whether two moves are the same step with the same answers. */
+function sameMove(a: Move, b: Move): boolean {
+  const keys = ["tick", "pick", "balance", "newidle"] as const;
+  return a.cpu === b.cpu && keys.every((key) => a.answers[key] === b.answers[key]);
+}
+
 /** Lines of the log kept (the page shows the last few). */
 const LOG_LINES = 200;
 
@@ -57,6 +63,8 @@ export class Driver {
   readonly loaded: string | undefined;
   /** The moves so far, in order. */
   readonly moves: Move[] = [];
+  /** Moves taken back by a rewind, next first: redo replays them until a different move is taken. */
+  future: Move[] = [];
   /** The session (replaced on rewind). */
   session!: Session;
   /** The test of the current session. */
@@ -98,6 +106,7 @@ export class Driver {
     this.homeRegs = machinePort(this.session.machine).cpuContexts.map((context) => context.reg);
     this.challenge = new Challenge(this.settings, test, (t) => this.names[t] ?? `task${t}`);
     this.moves.length = 0;
+    this.future = [];
     this.last = null;
     this.log = [];
     this.#events = 0;
@@ -118,7 +127,12 @@ export class Driver {
    */
   step(cpu: number, answers: StepAnswers = {}): void {
     const record = this.session.step(cpu, answers);
-    this.moves.push({ cpu, answers });
+    const move = { cpu, answers };
+    this.moves.push(move);
+    if (this.future.length > 0) {
+      if (sameMove(this.future[0], move)) this.future.shift();
+      else this.future = [];
+    }
     this.#observe(record);
   }
 
@@ -230,9 +244,35 @@ export class Driver {
    * @param n How many moves to keep (clamped to those taken).
    */
   rewind(n: number): void {
-    const moves = this.moves.slice(0, Math.max(0, Math.min(n, this.moves.length)));
+    const all = [...this.moves, ...this.future];
+    const keep = Math.max(0, Math.min(n, this.moves.length));
     this.#start();
-    for (const move of moves) this.step(move.cpu, move.answers);
+    this.future = [];
+    for (const move of all.slice(0, keep)) this.step(move.cpu, move.answers);
+    this.future = all.slice(keep);
+  }
+
+  /**
+   * Goes to step `n` of the run: back by a rewind, forward along the moves
+   * taken back (as far as there are).
+   *
+   * @param n The step to show.
+   */
+  seek(n: number): void {
+    if (n < this.moves.length) this.rewind(n);
+    while (this.moves.length < n && this.future.length > 0) this.redo();
+  }
+
+  /**
+   * Takes the next move taken back, if any.
+   *
+   * @returns Whether there was one.
+   */
+  redo(): boolean {
+    const move = this.future[0];
+    if (move === undefined) return false;
+    this.step(move.cpu, move.answers);
+    return true;
   }
 
   /**
