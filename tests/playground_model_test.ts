@@ -103,6 +103,10 @@ Deno.test("sp-naive and el2-guest tell their own stories", () => {
   }
   assert.ok(guest.challenge.win !== null, "a guest's TPIDR_EL1 reaches a hypervisor access");
   assert.match(guest.challenge.win!.explanation, /guest memory/);
+  // The win is the first such access, and the checklist agrees.
+  const last = guest.challenge.milestones().at(-1)!;
+  assert.equal(guest.challenge.win!.step, last.step);
+  assert.match(guest.challenge.win!.explanation, new RegExp(`\\(step ${last.step}\\)`));
 });
 
 Deno.test("undo and rewind are replays of the prefix: same hash, same challenge", () => {

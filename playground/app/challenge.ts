@@ -232,7 +232,7 @@ export class Challenge {
     if (e.wrong) {
       this.wrongCpu ??= { step, text: e.text };
       if (this.story === "percpu") this.#reach(3, step);
-      if (this.story === "guest" && e.hitCpu < 0) {
+      if (this.story === "guest" && e.hitCpu < 0 && this.#win === null) {
         this.#reach(2, step);
         this.#winGuest(step, e);
       }
