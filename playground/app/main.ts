@@ -146,6 +146,7 @@ function start(link: Link): void {
     showError(problems);
   }
   showSettings(driver.settings);
+  linkedAt = -1;
   render();
 }
 
@@ -212,8 +213,31 @@ function requestTimeline(): void {
   });
 }
 
-function renderLinks(): void {
-  const schedule = driver.session.schedule();
+/** The step count the link shown was made at (−1: none shown). */
+let linkedAt = -1;
+
+/**
+ * Shows the link to the run and the command that replays it. A schedule
+ * grows with the run, so this is done on demand (Share), once a run ends,
+ * and for a schedule loaded from a link — never on every step.
+ */
+function renderLinks(now = false): void {
+  const session = driver.session;
+  if (!now && !(session.done && linkedAt !== driver.steps)) {
+    if (linkedAt !== driver.steps && linkedAt !== -2) {
+      linkedAt = -2;
+      ui.shareLink.value = "";
+      ui.shareLink.placeholder = "press Share (s) for a link to this run as it is";
+      ui.replay.textContent = driver.loaded !== undefined && replayableByCli(driver.loaded)
+        ? `The loaded schedule replays in a terminal: ${
+          replayCommand(driver.settings, driver.loaded)
+        }`
+        : "";
+    }
+    return;
+  }
+  linkedAt = driver.steps;
+  const schedule = session.schedule();
   ui.shareLink.value = location.href.split("#")[0] + driver.link();
   ui.replay.textContent = replayableByCli(schedule)
     ? `Replay in a terminal: ${replayCommand(driver.settings, schedule)}`
@@ -303,7 +327,7 @@ async function share(): Promise<void> {
   const hash = driver.link();
   ownHash = hash;
   history.replaceState(null, "", hash);
-  renderLinks();
+  renderLinks(true);
   ui.shareLink.select();
   try {
     await navigator.clipboard.writeText(ui.shareLink.value);

@@ -71,6 +71,17 @@ export function pullCandidates(
   return out;
 }
 
+/**
+ * Puts `children` in `root` unless they would come out the same: a panel
+ * that did not change is neither laid out nor painted again (the listeners
+ * of the buttons it keeps do what the new ones would).
+ */
+function patch(root: HTMLElement, children: Node[]): void {
+  const next = document.createElement("div");
+  next.append(...children);
+  if (next.innerHTML !== root.innerHTML) root.replaceChildren(...next.childNodes);
+}
+
 /** Text with `backquoted` parts as `<code>` elements. */
 function withCode(text: string): (string | HTMLElement)[] {
   return text.split("`").map((part, i) => i % 2 === 1 ? el("code", "", part) : part);
@@ -212,7 +223,12 @@ export function renderCpus(root: HTMLElement, frame: Frame, move: MoveHandler): 
     card.append(el("p", "queue", `run queue: ${queue.length === 0 ? "empty" : queue.join(", ")}`));
     cards.push(card);
   }
-  root.replaceChildren(...cards);
+  // Card by card: a step usually changes one.
+  if (root.children.length !== cards.length) root.replaceChildren(...cards);
+  cards.forEach((card, i) => {
+    const old = root.children[i];
+    if (old.outerHTML !== card.outerHTML) old.replaceWith(card);
+  });
 }
 
 /**
@@ -273,7 +289,7 @@ export function renderMemory(root: HTMLElement, frame: Frame): void {
   }
   table.append(body);
   const expected = driver.settings.tasks * driver.settings.iters;
-  root.replaceChildren(
+  patch(root, [
     el("h2", "", naive ? "The counter (a plain global: sp-naive)" : "Per-CPU areas"),
     table,
     el(
@@ -281,7 +297,7 @@ export function renderMemory(root: HTMLElement, frame: Frame): void {
       "",
       `Sum over CPUs: ${sum} — when every task has finished it must be ${expected} (${driver.settings.tasks} tasks × ${driver.settings.iters}).`,
     ),
-  );
+  ]);
 }
 
 /**
@@ -395,7 +411,7 @@ export function renderChallenge(
       parts.push(box);
     }
   }
-  root.replaceChildren(...parts);
+  patch(root, parts);
 }
 
 /**
@@ -436,7 +452,7 @@ export function renderStatus(root: HTMLElement, frame: Frame): void {
       verdictEl.append(list);
     }
   }
-  root.replaceChildren(
+  patch(root, [
     el("h2", "", "Run"),
     el(
       "p",
@@ -445,7 +461,7 @@ export function renderStatus(root: HTMLElement, frame: Frame): void {
     ),
     verdictEl,
     el("p", "", "trace hash ", hashEl),
-  );
+  ]);
 }
 
 /**
@@ -460,5 +476,5 @@ export function renderLog(root: HTMLElement, driver: Driver): void {
   for (let i = log.length - 1; i >= Math.max(0, log.length - 40); i--) {
     list.append(el("li", "", log[i]));
   }
-  root.replaceChildren(el("h2", "", "What happened (newest first)"), list);
+  patch(root, [el("h2", "", "What happened (newest first)"), list]);
 }
