@@ -50,6 +50,7 @@ async function traceHash(page: Page): Promise<string> {
 }
 
 Deno.test("the playground in a real browser", async (t) => {
+  await Deno.mkdir(ARTIFACTS, { recursive: true });
   const base = await Deno.makeTempDir({ prefix: "percpu_browser_" });
   await buildSite(`${base}/site`);
   const controller = new AbortController();
