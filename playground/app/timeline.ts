@@ -3,7 +3,7 @@
  * The growing timeline: the run's events drawn by `renderTimelineSvg`, the
  * very renderer behind `cli.ts sim --svg`. Drawing is O(events), so it is
  * throttled: a redraw waits at least four times as long as the last one
- * took (and at least 50 ms), so stepping stays fast however long the run
+ * took (and at least 200 ms), so stepping stays fast however long the run
  * grows, and the picture catches up as soon as the player pauses.
  *
  * @module
@@ -43,7 +43,7 @@ export class TimelineView {
   request(input: () => TimelineInput): void {
     this.#input = input;
     if (this.#timer !== null) return;
-    const wait = Math.max(50, 4 * this.#lastCost);
+    const wait = Math.max(200, 4 * this.#lastCost);
     const delay = Math.max(0, this.#lastEnd + wait - performance.now());
     this.#timer = setTimeout(() => this.#draw(), delay);
   }
