@@ -150,7 +150,7 @@ Deno.test("seeking back and forth along a run replays it exactly", () => {
   assert.equal(driver.redo(), false);
   // A different move from the middle forgets the moves taken back.
   driver.seek(3);
-  const other = driver.session.steppable().find((cpu) => cpu !== driver.future[0].cpu);
+  const other = driver.session.steppable().find((cpu) => cpu !== driver.future.at(-1)!.cpu);
   if (other !== undefined) {
     driver.step(other);
     assert.deepEqual(driver.future, []);

@@ -246,8 +246,10 @@ class InteractiveSession implements Session {
   }
 
   steppable(): readonly number[] {
-    if (this.done) return [];
-    const snap = this.#port.snapshot();
+    return this.done ? [] : this.#steppable(this.#port.snapshot());
+  }
+
+  #steppable(snap: MachineSnapshot): number[] {
     const able = snap.cpus.filter((cpu) =>
       cpu.task >= 0 || cpu.queue.length > 0 ||
       (snap.cpus.length > 1 && pullCandidates(snap, cpu.id).count > 0)
@@ -261,12 +263,10 @@ class InteractiveSession implements Session {
   offers(cpu: number): Offers {
     checkInteger(cpu, "offers: cpu", 0, this.machine.cpus - 1);
     // While the schedule replays, it makes the choices.
-    return this.#pending.length > 0 ? NONE : this.#offers(cpu);
+    return this.#pending.length > 0 || this.done ? NONE : this.#offers(this.#port.snapshot(), cpu);
   }
 
-  #offers(cpu: number): Offers {
-    if (this.done) return NONE;
-    const snap = this.#port.snapshot();
+  #offers(snap: MachineSnapshot, cpu: number): Offers {
     const c = snap.cpus[cpu];
     if (c.task < 0) {
       const newidle = c.queue.length === 0 && snap.cpus.length > 1
@@ -284,8 +284,10 @@ class InteractiveSession implements Session {
   }
 
   step(cpu: number, answers: StepAnswers = {}): StepRecord {
-    const steppable = this.steppable();
     checkInteger(cpu, "step: cpu", 0, this.machine.cpus - 1);
+    // One snapshot for all the checks (this stand-in reads the machine through it).
+    const snap = this.#port.snapshot();
+    const steppable = this.done ? [] : this.#steppable(snap);
     if (!steppable.includes(cpu)) {
       throw new RangeError(
         `step: CPU ${cpu} cannot step now; steppable: ${steppable.join(", ") || "none"}`,
@@ -293,6 +295,7 @@ class InteractiveSession implements Session {
     }
     const replaying = this.#pending.length > 0;
     const move = this.#check(
+      snap,
       cpu,
       replaying ? this.#pending[this.#pending.length - 1].answers : answers,
     );
@@ -314,7 +317,7 @@ class InteractiveSession implements Session {
   }
 
   /** The answers the step may take, checked against what it offers; nothing changes on error. */
-  #check(cpu: number, answers: StepAnswers): Move {
+  #check(snap: MachineSnapshot, cpu: number, answers: StepAnswers): Move {
     let given: Partial<StepAnswers>;
     try {
       given = { ...checkOptions(answers, ["tick", "pick", "balance", "newidle"], "step answers") };
@@ -322,7 +325,7 @@ class InteractiveSession implements Session {
       if (error instanceof TypeError) throw error;
       throw new TypeError(`step answers could not be read: ${valueText(answers)}`);
     }
-    const offers = this.#offers(cpu);
+    const offers = this.#offers(snap, cpu);
     if (given.tick !== undefined && typeof given.tick !== "boolean") {
       throw new TypeError(`step: tick must be a boolean, got ${valueText(given.tick)}`);
     }
@@ -332,7 +335,7 @@ class InteractiveSession implements Session {
     let pick = offers.pick;
     if (tick) {
       // A preempting tick queues the running task behind the others (and a pulled one).
-      const queued = this.#port.snapshot().cpus[cpu].queue.length;
+      const queued = snap.cpus[cpu].queue.length;
       pick = queued > 0 || (given.balance ?? -1) >= 0
         ? queued + ((given.balance ?? -1) >= 0 ? 1 : 0) + 1
         : 0;

@@ -63,7 +63,7 @@ export class Driver {
   readonly loaded: string | undefined;
   /** The moves so far, in order. */
   readonly moves: Move[] = [];
-  /** Moves taken back by a rewind, next first: redo replays them until a different move is taken. */
+  /** Moves taken back by a rewind, the next one last: redo replays them until a different move is taken. */
   future: Move[] = [];
   /** The session (replaced on rewind). */
   session!: Session;
@@ -81,6 +81,8 @@ export class Driver {
   homeRegs: readonly number[] = [];
   #events = 0;
   #rotor = -1;
+  /** Replaying the early part of a rewind: only the challenge needs to see those steps. */
+  #quiet = false;
 
   /**
    * Starts a run.
@@ -130,7 +132,7 @@ export class Driver {
     const move = { cpu, answers };
     this.moves.push(move);
     if (this.future.length > 0) {
-      if (sameMove(this.future[0], move)) this.future.shift();
+      if (sameMove(this.future[this.future.length - 1], move)) this.future.pop();
       else this.future = [];
     }
     this.#observe(record);
@@ -138,6 +140,13 @@ export class Driver {
 
   #observe(record: StepRecord): void {
     const step = this.moves.length;
+    const machine = this.session.machine;
+    const events = machine.events ?? [];
+    const contexts = machinePort(machine).cpuContexts;
+    this.challenge.observe(step, record, events, (cpu) => contexts[cpu].reg);
+    const from = this.#events;
+    this.#events = events.length;
+    if (this.#quiet) return;
     this.last = {
       step,
       cpu: record.cpu,
@@ -148,12 +157,6 @@ export class Driver {
       readAddress: record.readAddress,
       readSize: record.readSize,
     };
-    const machine = this.session.machine;
-    const events = machine.events ?? [];
-    const contexts = machinePort(machine).cpuContexts;
-    this.challenge.observe(step, record, events, (cpu) => contexts[cpu].reg);
-    const from = this.#events;
-    this.#events = events.length;
     this.#logStep(step, record, events, from);
   }
 
@@ -244,12 +247,19 @@ export class Driver {
    * @param n How many moves to keep (clamped to those taken).
    */
   rewind(n: number): void {
-    const all = [...this.moves, ...this.future];
+    const all = [...this.moves, ...this.future.toReversed()];
     const keep = Math.max(0, Math.min(n, this.moves.length));
     this.#start();
     this.future = [];
-    for (const move of all.slice(0, keep)) this.step(move.cpu, move.answers);
-    this.future = all.slice(keep);
+    try {
+      for (let i = 0; i < keep; i++) {
+        this.#quiet = i < keep - LOG_LINES;
+        this.step(all[i].cpu, all[i].answers);
+      }
+    } finally {
+      this.#quiet = false;
+    }
+    this.future = all.slice(keep).reverse();
   }
 
   /**
@@ -269,7 +279,7 @@ export class Driver {
    * @returns Whether there was one.
    */
   redo(): boolean {
-    const move = this.future[0];
+    const move = this.future[this.future.length - 1];
     if (move === undefined) return false;
     this.step(move.cpu, move.answers);
     return true;
