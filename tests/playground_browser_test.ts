@@ -5,8 +5,9 @@
 // 2. the deferred tick and the safe result with `preempt`;
 // 3. an explorer schedule loaded from a link (and pasted, and shared)
 //    showing the trace hash `cli.ts sim --replay … --json` prints;
-// 4. screenshots at 1280×800 and at phone width, saved under test-artifacts/.
-// Throughout: no page error, and no request leaves the page's own origin.
+// 4. screenshots at 1280×800 and at phone width, saved under test-artifacts/;
+// and the built site opened straight from disk. Throughout: no page error,
+// and no request leaves the site.
 
 import assert from "node:assert/strict";
 import type { Page } from "./_deps/puppeteer.ts";
@@ -67,7 +68,8 @@ Deno.test("the playground in a real browser", async (t) => {
   page.on("request", (request) => {
     // data: URLs are not fetched (the greyscale emulation uses one).
     const url = request.url();
-    if (!url.startsWith(`${origin}/`) && !url.startsWith("data:")) foreign.push(url);
+    const local = url.startsWith(`${origin}/`) || url.startsWith(`file://${base}/site/`);
+    if (!local && !url.startsWith("data:")) foreign.push(url);
   });
   const open = async (hash: string) => {
     // A real load each time (a change of fragment alone would restart the run asynchronously).
@@ -222,6 +224,14 @@ Deno.test("the playground in a real browser", async (t) => {
         const png = await Deno.readFile(`${ARTIFACTS}/playground-${name}.png`);
         assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47], `${name} is a PNG`);
       }
+    });
+
+    await t.step("the built site works straight from disk", async () => {
+      await page.goto("about:blank");
+      await page.goto(`file://${base}/site/index.html#${RACE}`);
+      await page.waitForSelector("html[data-ready]");
+      await press(page, "KeyE");
+      assert.equal(await verdictOf(page), "ok");
     });
 
     assert.deepEqual(problems, []);
