@@ -83,6 +83,55 @@ Deno.test("random runs with preempt never win; without it some do", () => {
   assert.ok(wins > 0, "random play finds the race sometimes");
 });
 
+Deno.test("every lost update the verdict reports, the challenge recognised: every arch and access", () => {
+  for (const arch of ARCHES) {
+    for (const access of ["with-current", "read-write", "add"] as const) {
+      for (const naive of [false, true]) {
+        const settings: Settings = {
+          ...DEFAULT_SETTINGS,
+          arch,
+          access,
+          features: naive ? ["sp-naive"] : [],
+          cpus: naive ? 1 : 2,
+          iters: 2,
+        };
+        const story = new Driver(settings).challenge;
+        // A single gs-relative add cannot be split: the page says so.
+        assert.equal(story.atomic !== null, arch === "x86_64" && access === "add");
+        for (let seed = 1; seed <= 8; seed++) {
+          const driver = new Driver(settings);
+          const prng = new Prng(seed);
+          driver.runWhile(() => driver.randomMove(prng, 0.4), 100_000);
+          const lost = driver.session.verdict()!.some((v) => v.kind === "lost-update");
+          const what = `${arch} ${access}${naive ? " sp-naive" : ""} seed ${seed}`;
+          if (lost) assert.ok(driver.challenge.win !== null, what);
+          if (driver.challenge.win !== null) {
+            assert.match(
+              driver.challenge.win.explanation,
+              /overwrote .* (is lost|are overwritten)\./,
+              what,
+            );
+          }
+        }
+      }
+    }
+  }
+});
+
+Deno.test("where every memory instruction reads the register, the load is what is held", () => {
+  const driver = new Driver({ ...DEFAULT_SETTINGS, arch: "x86_64", access: "read-write" });
+  assert.equal(driver.challenge.story, "relative");
+  const prng = new Prng(3);
+  for (let seed = 0; driver.challenge.win === null && seed < 50; seed++) {
+    driver.rewind(0);
+    driver.runWhile(() => driver.randomMove(prng, 0.4), 10_000);
+  }
+  assert.match(
+    driver.challenge.win!.explanation,
+    /loaded the counter with `mov rax, qword ptr gs:\[offset __PERCPU_COUNTER\]` on CPU \d at step \d+ \(through GS_BASE: CPU \d's copy\)/,
+  );
+});
+
 Deno.test("sp-naive and el2-guest tell their own stories", () => {
   const naive = new Driver({ ...DEFAULT_SETTINGS, features: ["sp-naive"], cpus: 1, tasks: 2 });
   assert.equal(naive.challenge.story, "naive");

@@ -15,14 +15,20 @@
 import { hex } from "../../lib/_describe.ts";
 import { AREA_ALIGN } from "../../lib/layout.ts";
 import { ACCESS_OPS } from "../../lib/isa/access_program.ts";
+import { Op } from "../../lib/isa/isa.ts";
 import { accessProgram } from "../../lib/isa/mod.ts";
 import type { ExploreTest } from "../../sched/explore/explore.ts";
 import type { SimEvent } from "../../sched/trace/trace.ts";
 import type { StepRecord } from "../../sched/runtime/_port.ts";
 import { pageScenario, type Settings } from "./settings.ts";
 
-/** Which story the challenge tells. */
-export type Story = "percpu" | "naive" | "guest";
+/**
+ * Which story the challenge tells: `percpu` (the register is read once, then
+ * an address computed from it is used), `relative` (every memory instruction
+ * reads the register itself, as x86_64's `gs:` forms do), `naive` (a plain
+ * global, `sp-naive`), `guest` (a guest overwrites the hypervisor's register).
+ */
+export type Story = "percpu" | "relative" | "naive" | "guest";
 
 /** One item of the checklist. */
 export interface Milestone {
@@ -38,6 +44,17 @@ interface Sample {
   readonly cpu: number;
   readonly text: string;
   readonly reg: number;
+}
+
+/** A load of the counter, kept until the task stores to the same place. */
+interface Load {
+  readonly step: number;
+  readonly cpu: number;
+  readonly text: string;
+  /** The CPU whose copy it read. */
+  readonly hitCpu: number;
+  /** The index of the last store to that address the load saw (−1: none). */
+  readonly seen: number;
 }
 
 /** What made the player win. */
@@ -63,6 +80,12 @@ const PERCPU_STEPS = [
   "Its access touches the first CPU's area from the new CPU (wrong-CPU access)",
   "Its store overwrites another task's increment: an update is lost",
 ];
+const RELATIVE_STEPS = [
+  "A task loads the counter through the per-CPU register (and still has to store it)",
+  "A tick preempts it before its store",
+  "It moves to another CPU (a tick there pulls it, or an idle CPU does)",
+  "Its store, through the new CPU's register, writes the old count over this CPU's: an update is lost",
+];
 const NAIVE_STEPS = [
   "A task loads the counter (and still has to store it back)",
   "A tick preempts it before its store",
@@ -85,13 +108,18 @@ export class Challenge {
   readonly samplers: ReadonlySet<string>;
   /** Whether the accesses run under the `preempt` guard. */
   readonly guarded: boolean;
+  /** The access is one instruction (besides the guard): no tick can split it. */
+  readonly atomic: string | null;
   readonly #names: (task: number) => string;
   readonly #done: number[];
   readonly #samples = new Map<number, Sample>();
   /** Tasks holding a sampled address or loaded value not yet stored. */
   readonly #holding = new Set<number>();
   readonly #lastWrite = new Map<number, { step: number; task: number; index: number }>();
-  readonly #lastLoad = new Map<number, { address: number; hitCpu: number; seen: number }>();
+  /** Each task's loads not yet stored back, by address (a 64-bit counter on riscv32 is two words). */
+  readonly #loads = new Map<number, Map<number, Load>>();
+  /** Each task's first wrong-CPU access since it last sampled the register. */
+  readonly #wrongOf = new Map<number, { step: number; text: string }>();
   readonly #moves = new Map<number, string[]>();
   /** CPUs whose TPIDR_EL1 a guest overwrote. */
   readonly #guestWrote = new Set<number>();
@@ -111,10 +139,22 @@ export class Challenge {
    */
   constructor(settings: Settings, test: ExploreTest, names: (task: number) => string) {
     const scenario = pageScenario(settings);
-    this.story = scenario === "sp-naive" ? "naive" : scenario === "el2-guest" ? "guest" : "percpu";
     this.guarded = settings.features.includes("preempt");
     this.#names = names;
     const counter = test.percpu.variables().find((v) => v.name === "COUNTER")!;
+    const op = settings.access === "read-write" ? "read" : settings.access;
+    const body = accessProgram(counter, op).instructions.filter((i) =>
+      i.op !== Op.PreemptOff && i.op !== Op.PreemptOn
+    );
+    const relative = body.filter((i) => i.accessesMemory).every((i) => i.samplesPercpuReg);
+    this.story = scenario === "sp-naive"
+      ? "naive"
+      : scenario === "el2-guest"
+      ? "guest"
+      : relative
+      ? "relative"
+      : "percpu";
+    this.atomic = settings.access === "add" && body.length === 1 ? body[0].text : null;
     const samplers = new Set<string>();
     for (const op of ACCESS_OPS) {
       if (op.startsWith("remote")) continue;
@@ -131,6 +171,8 @@ export class Challenge {
   milestoneTexts(): readonly string[] {
     return this.story === "naive"
       ? NAIVE_STEPS
+      : this.story === "relative"
+      ? RELATIVE_STEPS
       : this.story === "guest"
       ? GUEST_STEPS
       : PERCPU_STEPS;
@@ -169,7 +211,10 @@ export class Challenge {
     events: readonly SimEvent[],
     regOf: (cpu: number) => number,
   ): void {
-    if (record.executed && this.samplers.has(record.instruction) && this.story !== "naive") {
+    // Where the register is read once and an address kept (with relative
+    // accesses and plain globals, the load is what a task holds instead).
+    const holdsAddress = this.story === "percpu" || this.story === "guest";
+    if (record.executed && holdsAddress && this.samplers.has(record.instruction)) {
       const sample = {
         step,
         cpu: record.cpu,
@@ -179,6 +224,7 @@ export class Challenge {
       this.#samples.set(record.task, sample);
       this.#holding.add(record.task);
       this.#moves.set(record.task, []);
+      this.#wrongOf.delete(record.task);
       if (this.story === "percpu") this.#reach(0, step);
       else if (this.#guestWrote.has(record.cpu)) this.#reach(1, step);
     }
@@ -212,7 +258,9 @@ export class Challenge {
         }
         return;
       case "migrate":
-        if (this.#holding.has(e.task) && this.story === "percpu") {
+        if (
+          this.#holding.has(e.task) && (this.story === "percpu" || this.story === "relative")
+        ) {
           this.#reach(2, step);
           this.#note(e.task, `it resumed on CPU ${e.cpu} at step ${step}`);
         }
@@ -231,6 +279,7 @@ export class Challenge {
     if (e.remote) return;
     if (e.wrong) {
       this.wrongCpu ??= { step, text: e.text };
+      if (!this.#wrongOf.has(e.task)) this.#wrongOf.set(e.task, { step, text: e.text });
       if (this.story === "percpu") this.#reach(3, step);
       if (this.story === "guest" && e.hitCpu < 0 && this.#win === null) {
         this.#reach(2, step);
@@ -238,13 +287,12 @@ export class Challenge {
       }
     }
     const latest = this.#lastWrite.get(e.address);
+    let loads = this.#loads.get(e.task);
     if (!e.write) {
-      this.#lastLoad.set(e.task, {
-        address: e.address,
-        hitCpu: e.hitCpu,
-        seen: latest?.index ?? -1,
-      });
-      if (this.story === "naive") {
+      if (loads === undefined) this.#loads.set(e.task, loads = new Map());
+      const load = { step, cpu: e.cpu, text: e.text, hitCpu: e.hitCpu, seen: latest?.index ?? -1 };
+      loads.set(e.address, load);
+      if ((this.story === "naive" || this.story === "relative") && !this.#holding.has(e.task)) {
         this.#samples.set(e.task, { step, cpu: e.cpu, text: e.text, reg: e.address });
         this.#holding.add(e.task);
         this.#moves.set(e.task, []);
@@ -252,8 +300,21 @@ export class Challenge {
       }
       return;
     }
-    const load = this.#lastLoad.get(e.task);
-    this.#lastLoad.delete(e.task);
+    // The load this store writes back: of the same address, or of the same
+    // variable in another CPU's copy (the areas' stride is a multiple of AREA_ALIGN).
+    let load = loads?.get(e.address);
+    let cross: Load | undefined;
+    if (load !== undefined) {
+      loads!.delete(e.address);
+    } else if (loads !== undefined) {
+      for (const [address, other] of loads) {
+        if (other.hitCpu !== e.hitCpu && (e.address - address) % AREA_ALIGN === 0) {
+          cross = other;
+          loads.delete(address);
+          break;
+        }
+      }
+    }
     this.#lastWrite.set(e.address, { step, task: e.task, index });
     if (this.story === "naive") {
       for (const other of this.#holding) {
@@ -261,53 +322,66 @@ export class Challenge {
       }
     }
     this.#holding.delete(e.task);
-    if (load === undefined || this.#win !== null) return;
-    if (load.address === e.address && latest !== undefined && latest.index !== load.seen) {
-      this.#winLost(step, e, `${name(latest.task)}'s increment (stored at step ${latest.step})`);
-    } else if (
-      load.address !== e.address && load.hitCpu !== e.hitCpu &&
-      (e.address - load.address) % AREA_ALIGN === 0
-    ) {
+    if (this.#win !== null) return;
+    if (load !== undefined && latest !== undefined && latest.index !== load.seen) {
       this.#winLost(
         step,
         e,
-        `CPU ${e.hitCpu}'s count with a value loaded from CPU ${load.hitCpu}'s`,
+        load,
+        `${
+          name(latest.task)
+        }'s increment (stored at step ${latest.step}), which it had not read: that increment is lost`,
+      );
+    } else if (cross !== undefined) {
+      load = cross;
+      this.#winLost(
+        step,
+        e,
+        cross,
+        `CPU ${e.hitCpu}'s count with CPU ${cross.hitCpu}'s count plus one: CPU ${e.hitCpu}'s own increments are overwritten`,
       );
     }
   }
 
-  #winLost(step: number, e: Extract<SimEvent, { kind: "access" }>, overwritten: string): void {
-    const story = this.story === "naive" ? 3 : 4;
-    this.#reach(story, step);
+  #winLost(
+    step: number,
+    e: Extract<SimEvent, { kind: "access" }>,
+    load: Load,
+    overwritten: string,
+  ): void {
+    this.#reach(this.milestoneTexts().length - 1, step);
     const name = this.#names(e.task);
     const sample = this.#samples.get(e.task);
     const moves = this.#moves.get(e.task) ?? [];
+    const wrong = this.#wrongOf.get(e.task);
     const parts: string[] = [];
-    if (sample !== undefined && this.story === "percpu") {
+    if (this.story === "percpu" && sample !== undefined) {
       parts.push(
         `${name} sampled ${this.register} with \`${sample.text}\` on CPU ${sample.cpu} at step ${sample.step} (value ${
           hex(sample.reg)
         }: CPU ${sample.cpu}'s area).`,
       );
-    } else if (sample !== undefined) {
+    } else {
       parts.push(
-        `${name} loaded the counter with \`${sample.text}\` on CPU ${sample.cpu} at step ${sample.step}.`,
+        `${name} loaded the counter with \`${load.text}\` on CPU ${load.cpu} at step ${load.step}${
+          this.story === "relative" ? ` (through ${this.register}: CPU ${load.hitCpu}'s copy)` : ""
+        }.`,
       );
     }
     if (moves.length > 0) parts.push(`Then ${moves.join("; ")}.`);
-    if (this.wrongCpu !== null && this.story === "percpu") {
+    if (wrong !== undefined && this.story === "percpu") {
       parts.push(
-        `Still holding the old address, its \`${this.wrongCpu.text}\` reached CPU ${
+        `Still holding the old address, its \`${wrong.text}\` reached CPU ${
           sample?.cpu ?? "another"
-        }'s area from another CPU (step ${this.wrongCpu.step}).`,
+        }'s area from another CPU (step ${wrong.step}).`,
       );
     }
-    parts.push(
-      `Its store \`${e.text}\` on CPU ${e.cpu} at step ${step} overwrote ${overwritten}: one update lost.`,
-    );
+    parts.push(`Its store \`${e.text}\` on CPU ${e.cpu} at step ${step} overwrote ${overwritten}.`);
     parts.push(
       this.story === "naive"
         ? "With the `preempt` feature the load and the store run under NoPreempt, and the tick waits for the store."
+        : this.story === "relative"
+        ? `Each of these instructions reads ${this.register} afresh, so the load and the store can reach different CPUs' copies. With the \`preempt\` feature the access runs under NoPreempt: the tick is deferred to its end.`
         : `The register was read once, by \`${
           sample?.text ?? [...this.samplers][0]
         }\`; everything after it trusts that value. With the \`preempt\` feature the whole access runs under NoPreempt: the tick is deferred to its end.`,

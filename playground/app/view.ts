@@ -341,6 +341,17 @@ export function renderChallenge(
       ),
     );
   }
+  if (ch.atomic !== null) {
+    parts.push(
+      el(
+        "p",
+        "",
+        ...withCode(
+          `Here the access is one instruction, \`${ch.atomic}\`: no tick can split it, so no update can be lost. Try another access kind or arch.`,
+        ),
+      ),
+    );
+  }
   const list = el("ol", "checklist");
   for (const m of ch.milestones()) {
     const li = el("li", m.step >= 0 ? "reached" : "", m.text);
@@ -382,6 +393,17 @@ export function renderChallenge(
       ),
       ...withCode(win.explanation),
     );
+    const verdict = driver.session.done ? driver.session.verdict() : null;
+    if (!guest && verdict !== null && !verdict.some((v) => v.kind === "lost-update")) {
+      // Another stale store can add back what one lost: the sum is the run's verdict.
+      box.append(
+        el(
+          "p",
+          "",
+          "At the end the counters add up to the expected total all the same (another stale store added back as much), so the run's verdict, which judges the sum, reports no lost update.",
+        ),
+      );
+    }
     if (!fixed) box.append(el("p", "", button(`Try again with ${fix} on`, () => retry(fix, true))));
     parts.push(box);
   } else if (driver.session.done) {
