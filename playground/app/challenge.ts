@@ -127,8 +127,6 @@ export class Challenge {
   #win: Win | null = null;
   /** Ticks deferred so far. */
   readonly deferrals: Deferral[] = [];
-  /** The first wrong-CPU access: step and text. */
-  wrongCpu: { step: number; text: string } | null = null;
 
   /**
    * Prepares the recogniser for a test.
@@ -278,7 +276,6 @@ export class Challenge {
     }
     if (e.remote) return;
     if (e.wrong) {
-      this.wrongCpu ??= { step, text: e.text };
       if (!this.#wrongOf.has(e.task)) this.#wrongOf.set(e.task, { step, text: e.text });
       if (this.story === "percpu") this.#reach(3, step);
       if (this.story === "guest" && e.hitCpu < 0 && this.#win === null) {

@@ -192,6 +192,11 @@ function kbd(text: string): HTMLElement {
 }
 
 function requestTimeline(): void {
+  if (driver.session.machine.events === null) {
+    $<HTMLElement>("#timeline").textContent =
+      "This session's machine keeps no events (it was built without record: true): no timeline.";
+    return;
+  }
   timeline.request(() => {
     const s = driver.settings;
     const features = s.features.length === 0 ? "no features" : s.features.join(", ");

@@ -18,8 +18,6 @@ export class TimelineView {
   #timer: ReturnType<typeof setTimeout> | null = null;
   #lastEnd = 0;
   #lastCost = 0;
-  /** Redraws so far (for the figures). */
-  draws = 0;
 
   /**
    * Draws into `host`.
@@ -28,11 +26,6 @@ export class TimelineView {
    */
   constructor(host: HTMLElement) {
     this.#host = host;
-  }
-
-  /** Milliseconds the last redraw took. */
-  get lastCost(): number {
-    return this.#lastCost;
   }
 
   /**
@@ -66,6 +59,5 @@ export class TimelineView {
     if (following) host.scrollLeft = host.scrollWidth;
     this.#lastEnd = performance.now();
     this.#lastCost = this.#lastEnd - start;
-    this.draws++;
   }
 }

@@ -454,6 +454,8 @@ export function renderStatus(root: HTMLElement, frame: Frame): void {
   if (!session.done) {
     verdictEl.textContent = session.steppable().length === 0
       ? "Stuck: no CPU can step (the schedule does not fit these settings)."
+      : driver.loaded !== undefined
+      ? "Started from a loaded schedule: while it lasts it makes every choice; step through it, or run it to the end."
       : "Running — step on.";
     verdictEl.dataset.verdict = "running";
   } else {
