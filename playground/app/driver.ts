@@ -9,7 +9,8 @@
  * @module
  */
 
-import { hex } from "../../lib/_describe.ts";
+import { checkInteger, checkOptions } from "../../lib/_check.ts";
+import { hex, valueText } from "../../lib/_describe.ts";
 import type { ExploreTest } from "../../sched/explore/explore.ts";
 import type { Prng } from "../../sched/runtime/prng.ts";
 import { machinePort, type StepRecord } from "../../sched/runtime/_port.ts";
@@ -44,6 +45,35 @@ export interface LastStep {
   readonly readAddress: number;
   /** Bytes read. */
   readonly readSize: number;
+}
+
+const ANSWER_KEYS = ["tick", "pick", "balance", "newidle"] as const;
+
+/**
+ * Checks the shape of a step's answers and copies them, so that a getter or
+ * a Proxy is read once, here; whether an index fits the step is the
+ * session's to check.
+ */
+function checkAnswers(answers: StepAnswers): StepAnswers {
+  let given: Partial<StepAnswers>;
+  try {
+    given = { ...checkOptions(answers, ANSWER_KEYS, "step answers") };
+  } catch (error) {
+    if (error instanceof TypeError) throw error;
+    throw new TypeError(`step answers could not be read: ${valueText(answers)}`);
+  }
+  if (given.tick !== undefined && typeof given.tick !== "boolean") {
+    throw new TypeError(`step answers: tick must be a boolean, got ${valueText(given.tick)}`);
+  }
+  const copy: { -readonly [K in keyof StepAnswers]: StepAnswers[K] } = {};
+  if (given.tick !== undefined) copy.tick = given.tick;
+  for (const key of ["pick", "balance", "newidle"] as const) {
+    const value = given[key];
+    if (value !== undefined) {
+      copy[key] = checkInteger(value, `step answers: ${key}`, key === "pick" ? 0 : -1);
+    }
+  }
+  return copy;
 }
 
 /** Whether two moves are the same step with the same answers. */
@@ -125,11 +155,14 @@ export class Driver {
    *
    * @param cpu A steppable CPU.
    * @param answers Answers for its choice points.
-   * @throws {TypeError | RangeError} When the session refuses the step (nothing changes).
+   * @throws {TypeError} On answers of the wrong shape (nothing changes).
+   * @throws {RangeError} On a CPU that cannot step or an index out of range, as
+   *   the session refuses them (nothing changes).
    */
   step(cpu: number, answers: StepAnswers = {}): void {
-    const record = this.session.step(cpu, answers);
-    const move = { cpu, answers };
+    const given = checkAnswers(answers);
+    const record = this.session.step(cpu, given);
+    const move = { cpu, answers: given };
     this.moves.push(move);
     if (this.future.length > 0) {
       if (sameMove(this.future[this.future.length - 1], move)) this.future.pop();
