@@ -14,7 +14,10 @@
 //   "capacity": steps only yield to the event loop (the timeline's throttled
 //   redraws still run). Each in Chromium as the package configures it (a GPU
 //   emulated in software, SwiftShader) and with the GPU off (the page
-//   rasterised on the CPU, as on a machine without a GPU).
+//   rasterised on the CPU, as on a machine without a GPU);
+// - Play (random steps at a set pace; the CPUs are drawn every frame, the
+//   other panels at most every 100 ms) at 60 and 240 steps/s: the steps/s it
+//   reaches, and the frames/s the browser keeps meanwhile.
 
 import type { Page } from "./_deps/puppeteer.ts";
 import { launchChromium } from "./fixtures/chromium.ts";
@@ -64,6 +67,38 @@ async function rate(page: Page, code: string, n: number, painted: boolean): Prom
     code,
     n,
     painted,
+  );
+}
+
+/** Steps per second Play reaches at a set speed, in `seconds`. */
+async function play(page: Page, speed: number, seconds: number): Promise<string> {
+  return await page.evaluate(
+    async (perSecond: number, ms: number) => {
+      const select = document.querySelector<HTMLSelectElement>("select[name=speed]")!;
+      select.value = String(perSecond);
+      const slider = document.querySelector<HTMLInputElement>("#position")!;
+      const press = () =>
+        document.body.dispatchEvent(new KeyboardEvent("keydown", { code: "KeyP", bubbles: true }));
+      const from = Number(slider.value);
+      const frames = { n: 0, on: true };
+      const count = () => {
+        frames.n++;
+        if (frames.on) requestAnimationFrame(count);
+      };
+      requestAnimationFrame(count);
+      const start = performance.now();
+      press();
+      await new Promise((resolve) => setTimeout(resolve, ms));
+      press();
+      const seconds = (performance.now() - start) / 1000;
+      frames.on = false;
+      const steps = Number(slider.value) - from;
+      return `${(steps / seconds).toFixed(0)} steps/s at ${
+        (frames.n / seconds).toFixed(0)
+      } frames/s`;
+    },
+    speed,
+    seconds * 1000,
   );
 }
 
@@ -124,6 +159,11 @@ async function measure(origin: string, gpu: boolean): Promise<void> {
     await seek(page, 600);
     const random = [await rate(page, "KeyR", 300, true), await rate(page, "KeyR", 300, false)];
     console.log(`    random steps:    painted ${random[0]}; capacity ${random[1]}`);
+    await seek(page, 1200);
+    const at60 = await play(page, 60, 4);
+    await seek(page, 1200);
+    const at240 = await play(page, 240, 4);
+    console.log(`    Play at 60 steps/s: ${at60}; at 240 steps/s: ${at240}`);
   } finally {
     await browser.close();
   }

@@ -158,14 +158,23 @@ function frame(): Frame {
   };
 }
 
+/** When the side panels were last drawn (ms). */
+let panelsAt = 0;
+/** While playing, the side panels are drawn at most this often (ms); the CPUs every frame. */
+const PLAY_PANELS_MS = 100;
+
 function render(): void {
   const f = frame();
   renderCpus(ui.cpus, f, (cpu, answers) => act(() => step(cpu, answers)));
-  renderMemory(ui.memory, f);
-  renderChallenge(ui.challenge, f, retry);
-  renderStatus(ui.status, f);
-  renderLog(ui.log, driver);
-  renderLinks();
+  const now = performance.now();
+  if (auto?.kind !== "play" || now - panelsAt >= PLAY_PANELS_MS) {
+    panelsAt = now;
+    renderMemory(ui.memory, f);
+    renderChallenge(ui.challenge, f, retry);
+    renderStatus(ui.status, f);
+    renderLog(ui.log, driver);
+    renderLinks();
+  }
   const done = driver.session.done;
   for (const b of ui.controls.querySelectorAll<HTMLButtonElement>("button[data-action]")) {
     const action = b.dataset.action;
