@@ -480,6 +480,50 @@ function judge(test: ExploreTest, machine: Machine, port: MachinePort): SessionV
   return found;
 }
 
+/** A session, and the steps of a loaded schedule still to take on it. */
+export interface Opened {
+  /** The session, at the start of the run. */
+  readonly session: Session;
+  /** The schedule's steps, in order: taking them replays it. */
+  readonly steps: readonly { readonly cpu: number; readonly answers: StepAnswers }[];
+}
+
+/**
+ * Opens a run at its start, with a loaded schedule's steps to take one by
+ * one (so a person can step through it). A `t1.` string's steps are its
+ * moves; an explorer `s1.` string runs on the explorer's own decisions,
+ * one CPU after the other, so its steps are those CPUs (with no answers:
+ * the schedule answers).
+ *
+ * @param test The test (its system is initialised by the session).
+ * @param schedule A schedule string, or none.
+ * @returns The session and the steps.
+ * @throws {SyntaxError} On a malformed schedule string.
+ * @throws {RangeError} On a schedule recorded for another test.
+ */
+export function openSession(test: ExploreTest, schedule?: string): Opened {
+  if (schedule === undefined) return { session: createSession({ test }), steps: [] };
+  const text = schedule.trim();
+  if (!text.startsWith("s1.")) {
+    // The string is checked against the test (format, fingerprint) first.
+    createSession({ test, schedule: text });
+    const { moves, bound } = decodeMoves(text);
+    const session = createSession({
+      test,
+      ...(bound === UNBOUNDED ? {} : { maxPreemptions: bound }),
+    });
+    return { session, steps: moves };
+  }
+  const probe = createSession({ test, schedule: text });
+  const steps: { cpu: number; answers: StepAnswers }[] = [];
+  while (!probe.done) {
+    const cpu = probe.steppable()[0];
+    probe.step(cpu);
+    steps.push({ cpu, answers: {} });
+  }
+  return { session: createSession({ test, schedule: text }), steps };
+}
+
 /**
  * Starts a session on a fresh machine.
  *

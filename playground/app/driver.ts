@@ -16,7 +16,7 @@ import type { Prng } from "../../sched/runtime/prng.ts";
 import { machinePort, type StepRecord } from "../../sched/runtime/_port.ts";
 import type { SimEvent } from "../../sched/trace/trace.ts";
 import { Challenge } from "./challenge.ts";
-import { createSession, type Session, type StepAnswers } from "./session.ts";
+import { openSession, type Session, type StepAnswers } from "./session.ts";
 import { formatLink, type Settings, testOf } from "./settings.ts";
 
 /** One step the player (or the page for them) took. */
@@ -124,15 +124,15 @@ export class Driver {
   constructor(settings: Settings, loaded?: string) {
     this.settings = settings;
     this.loaded = loaded;
-    this.#start();
+    // A loaded schedule's steps are the moves ahead: redo steps through them.
+    this.future = this.#start().toReversed();
   }
 
-  #start(): void {
+  /** A fresh session at the run's start; returns the loaded schedule's steps. */
+  #start(): Move[] {
     const test = testOf(this.settings);
-    this.session = createSession({
-      test,
-      ...(this.loaded === undefined ? {} : { schedule: this.loaded }),
-    });
+    const opened = openSession(test, this.loaded);
+    this.session = opened.session;
     this.test = test;
     this.names = this.session.machine.taskNames;
     this.homeRegs = machinePort(this.session.machine).cpuContexts.map((context) => context.reg);
@@ -143,6 +143,7 @@ export class Driver {
     this.log = [];
     this.#events = 0;
     this.#rotor = -1;
+    return opened.steps.map(({ cpu, answers }) => ({ cpu, answers }));
   }
 
   /** Steps taken. */
@@ -354,12 +355,15 @@ export class Driver {
   }
 
   /**
-   * The move "run to the end" takes next: the next steppable CPU in turn,
-   * no tick, no pull, the oldest queued task.
+   * The move "run to the end" takes next: the next move ahead (of a loaded
+   * schedule, or taken back), else the next steppable CPU in turn with no
+   * tick, no pull and the oldest queued task.
    *
    * @returns The move, or `null` when no CPU can step.
    */
   nextPlainMove(): Move | null {
+    const ahead = this.future[this.future.length - 1];
+    if (ahead !== undefined) return ahead;
     const steppable = this.session.steppable();
     if (steppable.length === 0) return null;
     const cpu = steppable.find((c) => c > this.#rotor) ?? steppable[0];

@@ -454,8 +454,10 @@ export function renderStatus(root: HTMLElement, frame: Frame): void {
   if (!session.done) {
     verdictEl.textContent = session.steppable().length === 0
       ? "Stuck: no CPU can step (the schedule does not fit these settings)."
-      : driver.loaded !== undefined
-      ? "Started from a loaded schedule: while it lasts it makes every choice; step through it, or run it to the end."
+      : driver.future.length > 0
+      ? `${driver.future.length} steps ahead (${
+        driver.loaded !== undefined ? "of the loaded schedule, or " : ""
+      }taken back): redo (y) takes the next, Run to the end takes them all.`
       : "Running — step on.";
     verdictEl.dataset.verdict = "running";
   } else {
