@@ -4,8 +4,9 @@
  * and reached through each architecture's per-CPU register (x86_64
  * `GS_BASE`, AArch64 `TPIDR_EL1`/`TPIDR_EL2`, RISC-V `gp`, LoongArch `$r21`,
  * ARM `TPIDRPRW`), with the crate's features (`sp-naive`, `preempt`,
- * `arm-el2`, `non-zero-vma`) and the exact instruction sequences each access
- * compiles to.
+ * `arm-el2`, `non-zero-vma`, and the newer `custom-base`), Linux-style
+ * dynamic per-CPU allocation (`allocPercpu`), and the exact instruction
+ * sequences each access compiles to.
  *
  * The other entry points: `@percpu/percpu/guards` (the `kernel_guard`
  * guards `preempt` uses), `@percpu/percpu/workers` (per-CPU areas shared by
@@ -75,10 +76,11 @@ export type {
   Type,
   ValueOf,
 } from "./lib/types.ts";
-export type { PercpuVar, ScalarPercpuVar } from "./lib/percpu_var.ts";
+export type { DynamicPercpuVar, PercpuVar, ScalarPercpuVar } from "./lib/percpu_var.ts";
 export type { PercpuMutRef, PercpuRef } from "./lib/refs.ts";
 export type { AccessOp } from "./lib/isa/access_program.ts";
 export {
+  allocPercpu,
   defaultPercpu,
   defPercpu,
   init,

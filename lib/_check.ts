@@ -6,7 +6,7 @@
  * @module
  */
 
-import { valueText } from "./_describe.ts";
+import { isRevokedProxy, valueText } from "./_describe.ts";
 
 /**
  * Checks an integer argument or option.
@@ -80,7 +80,9 @@ export function checkOptions<T extends object>(
   what: string,
 ): Partial<T> {
   if (value === undefined) return {};
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+  if (
+    typeof value !== "object" || value === null || isRevokedProxy(value) || Array.isArray(value)
+  ) {
     throw new TypeError(`${what} options must be an object, got ${valueText(value)}`);
   }
   for (const key of Object.keys(value)) {

@@ -12,7 +12,7 @@ import type { Region } from "./_memory.ts";
 /**
  * One CPU's registers. A `Percpu` system has one current context; the
  * simulator gives each simulated CPU its own and switches between them.
- * Made by `Percpu.createCpuContext()`.
+ * Made through the system's port (`createCpuContext()`).
  */
 export class CpuContext {
   /** Which register holds the per-CPU area base. */
@@ -20,7 +20,9 @@ export class CpuContext {
   /**
    * The region the register points into, resolved by the owning system
    * whenever the register or the memory map changes; `null` when it does not
-   * point at a mapped area.
+   * point at a mapped area. It stays a region that was unmapped since (its
+   * `released` says why) until the register is written again, so accesses
+   * through it fault rather than reach whatever is mapped there later.
    *
    * @ignore
    */

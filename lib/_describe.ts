@@ -27,7 +27,32 @@ export function valueText(value: unknown): string {
     case "symbol":
       return `symbol ${String(value)}`;
     default:
-      return Array.isArray(value) ? `an array of length ${value.length}` : "an object";
+      if (isRevokedProxy(value)) return "a revoked Proxy";
+      // A Proxy's `length` may throw: a message about a bad value must not.
+      try {
+        return Array.isArray(value) ? `an array of length ${value.length}` : "an object";
+      } catch {
+        return "an object";
+      }
+  }
+}
+
+/**
+ * Tells whether a value is a revoked Proxy, which every operation refuses
+ * with a raw `TypeError`; checks call this first to refuse it in their own
+ * words.
+ *
+ * @param value Anything.
+ * @returns `true` for a revoked Proxy.
+ */
+export function isRevokedProxy(value: unknown): boolean {
+  if (typeof value !== "object" && typeof value !== "function") return false;
+  try {
+    // Array.isArray throws only for a revoked Proxy, and runs no user code.
+    Array.isArray(value);
+    return false;
+  } catch {
+    return true;
   }
 }
 

@@ -13,6 +13,28 @@ import type { ArchTable } from "./isa/isa.ts";
 import type { AddressSpace } from "./_memory.ts";
 import type { CpuContext } from "./_cpu_context.ts";
 import { valueText } from "./_describe.ts";
+import type { DynamicFingerprint } from "./_dynamic.ts";
+
+/**
+ * What {@linkcode CorePort.cpuOfAddress} answers for ordinary shared data
+ * that is not per-CPU at all (a dynamic object's pointer variable): no CPU's
+ * access to it is a wrong-CPU access.
+ */
+export const NOT_PERCPU = -2;
+
+/** Dynamic per-CPU objects, as Workers share them. */
+export interface DynamicPort {
+  /** The chunks' memory, one `SharedArrayBuffer` per chunk (the areas must be shared). */
+  shared(): SharedArrayBuffer[];
+  /**
+   * Maps the chunks onto another system's shared chunks, keeping their contents.
+   *
+   * @throws {RangeError} When a buffer is missing or too small. Nothing changes.
+   */
+  adopt(buffers: readonly SharedArrayBuffer[]): void;
+  /** The live objects' names, types and places, in allocation order. */
+  fingerprint(): DynamicFingerprint[];
+}
 
 /** A system's internals, as the simulator sees them. */
 export interface CorePort {
@@ -24,7 +46,10 @@ export interface CorePort {
   context: CpuContext;
   /** A fresh CPU register context (register 0) of this system. */
   createCpuContext(): CpuContext;
-  /** The CPU whose area holds an address, or −1 (0 for `sp-naive` globals). */
+  /**
+   * The CPU whose area (or dynamic unit) holds an address, −1 for none,
+   * {@linkcode NOT_PERCPU} for shared data; 0 for `sp-naive` globals.
+   */
   cpuOfAddress(address: number): number;
   /** Number of areas the last `init()`/`initInPlace()`/`attach()` set up (1 under `sp-naive`). */
   readonly areaCount: number;
@@ -35,8 +60,10 @@ export interface CorePort {
   readonly epoch: number;
   /** The most CPUs this system can have: 1 under `sp-naive` (the one place that rule lives). */
   readonly cpuLimit: number;
-  /** Whether a variable was defined by this system. */
+  /** Whether a variable was defined (or allocated, and not freed) by this system. */
   owns(variable: unknown): boolean;
+  /** Dynamic per-CPU objects, or `null` under `sp-naive`. */
+  readonly dynamic: DynamicPort | null;
 }
 
 /** Builds a variable's access programs. */
@@ -104,7 +131,9 @@ export function programOf(
     : undefined;
   if (source === undefined) {
     throw new TypeError(
-      `expected a per-CPU variable made by defPercpu(), got ${valueText(variable)}`,
+      `expected a per-CPU variable made by defPercpu() or allocPercpu(), got ${
+        valueText(variable)
+      }`,
     );
   }
   return source(op, options);

@@ -45,8 +45,10 @@ export interface ScalarCodec {
    */
   checkDelta(delta: unknown, what: string): void;
   /**
-   * `value + delta` as the type's arithmetic does it: fixed-width integers
-   * wrap (as Linux `this_cpu_add`), floats round.
+   * `value + delta` as the type's arithmetic does it, exactly: fixed-width
+   * integers give the sum modulo 2^width (as Linux `this_cpu_add`) for every
+   * safe-integer (or bigint) delta, floats give the exact sum rounded once to
+   * the type (ties to even).
    *
    * @throws {RangeError} When a pointer-sized result leaves the safe integers.
    */
@@ -119,9 +121,11 @@ function intChecks(
 
 // Reads and writes are written out per kind rather than made by one factory:
 // closures made by one factory share V8's type feedback, so a factory would
-// make every typed-array access polymorphic across kinds. Additions wrap with
-// the operators that convert to the width (`>>> 0` is exactly `x mod 2^32`),
-// not with floating-point remainders.
+// make every typed-array access polymorphic across kinds. Additions reduce the
+// delta to the width first, with the operator that converts to it (`d >>> 0`
+// and `d & 0xff` are exactly `d mod 2^32` and `d mod 2^8` for any safe
+// integer), so the sum stays below 2^33 and is exact before it wraps: adding
+// a delta of 2^53 − 1 unreduced would round the sum to a multiple of 2.
 
 const u8: ScalarCodec = {
   kind: "u8",
@@ -289,6 +293,44 @@ function pointerSized64(kind: "usize" | "isize"): ScalarCodec {
 
 const F32_MAX = Math.fround(3.4028234663852886e38);
 
+// Scratch for addF32's bit twiddling; never exposed.
+const SCRATCH = new Float64Array(1);
+const SCRATCH_WORDS = new Uint32Array(SCRATCH.buffer);
+
+/**
+ * `a + b` rounded once to f32. Rounding the f64 sum to f32 would round
+ * twice, which is wrong for some operands: an f64 sum that lands exactly
+ * halfway between two f32 values after its own rounding was not halfway
+ * before it. So the f64 sum is rounded to odd first (when inexact, the
+ * neighbour with an odd last bit), which makes the second rounding exact:
+ * f64 has more than 2 × 24 + 2 significand bits.
+ *
+ * @param a An f32 value.
+ * @param b Any number.
+ * @returns The f32 nearest to the exact sum (ties to even), or ±Infinity.
+ */
+export function addF32(a: number, b: number): number {
+  const s = a + b;
+  // Knuth's TwoSum: `error` is exactly (a + b) − s.
+  const bv = s - a;
+  const error = (a - (s - bv)) + (b - bv);
+  if (error === 0 || !Number.isFinite(s)) return Math.fround(s);
+  SCRATCH[0] = s;
+  if ((SCRATCH_WORDS[0] & 1) === 0) {
+    // Step one ulp towards the exact sum: up in magnitude when the error
+    // has the sum's sign. The low word is even, so only a step down borrows.
+    if ((error > 0) === (s > 0)) {
+      SCRATCH_WORDS[0] += 1;
+    } else if (SCRATCH_WORDS[0] === 0) {
+      SCRATCH_WORDS[0] = 0xffffffff;
+      SCRATCH_WORDS[1] -= 1;
+    } else {
+      SCRATCH_WORDS[0] -= 1;
+    }
+  }
+  return Math.fround(SCRATCH[0]);
+}
+
 /** A number that does not overflow to ±Infinity when rounded to f32. */
 function fitsF32(value: unknown): boolean {
   return typeof value === "number" &&
@@ -312,7 +354,7 @@ const f32: ScalarCodec = {
   },
   validDelta: (delta) => typeof delta === "number",
   checkDelta: (delta, what) => checkNumber(what, "f32", delta),
-  add: (value, delta) => Math.fround((value as number) + (delta as number)),
+  add: (value, delta) => addF32(value as number, delta as number),
 };
 
 const f64: ScalarCodec = {

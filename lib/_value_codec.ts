@@ -6,7 +6,7 @@
  * @module
  */
 
-import { valueText } from "./_describe.ts";
+import { isRevokedProxy, valueText } from "./_describe.ts";
 import type { Views } from "./_memory.ts";
 import { scalarCodec } from "./_scalar_codec.ts";
 import { layoutOf, type Type, type ValueOf } from "./types.ts";
@@ -20,18 +20,32 @@ function hasField(value: object, field: string): boolean {
 }
 
 /**
- * Checks that `value` fits `type`, recursively.
+ * Checks that `value` fits `type`, recursively, and returns the value as it
+ * was checked: a plain copy (structs as objects with their fields in
+ * declaration order, arrays as arrays, scalars as they are). Each field,
+ * element and `length` of `value` is read exactly once, so a getter or a
+ * Proxy that answers differently on a second read cannot get an unchecked
+ * value written: write the copy, not `value`.
  *
  * @param type The descriptor.
  * @param value The candidate.
  * @param what Who is writing, for the message; fields and indices are appended.
  * @param pointerBytes The architecture's pointer width.
+ * @returns The checked copy.
  * @throws {TypeError} On a wrong JavaScript type, a missing or unknown field.
  * @throws {RangeError} On an out-of-range scalar or a wrong array length.
+ * @throws What a getter or a Proxy trap of `value` throws.
  */
-export function checkValue(type: Type, value: unknown, what: string, pointerBytes: 4 | 8): void {
+export function checkValue(
+  type: Type,
+  value: unknown,
+  what: string,
+  pointerBytes: 4 | 8,
+): unknown {
   if (type.kind === "struct") {
-    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    if (
+      typeof value !== "object" || value === null || isRevokedProxy(value) || Array.isArray(value)
+    ) {
       throw new TypeError(`${what}: a struct value must be an object, got ${valueText(value)}`);
     }
     const fields = Object.keys(type.fields);
@@ -42,37 +56,43 @@ export function checkValue(type: Type, value: unknown, what: string, pointerByte
         );
       }
     }
+    const copy: Record<string, unknown> = {};
     for (const field of fields) {
       if (!hasField(value, field)) {
         throw new TypeError(`${what}: missing field "${field}"`);
       }
       const inner = (value as Record<string, unknown>)[field];
-      checkValue(type.fields[field], inner, `${what}.${field}`, pointerBytes);
+      copy[field] = checkValue(type.fields[field], inner, `${what}.${field}`, pointerBytes);
     }
-  } else if (type.kind === "array") {
-    if (!Array.isArray(value)) {
+    return copy;
+  }
+  if (type.kind === "array") {
+    if (isRevokedProxy(value) || !Array.isArray(value)) {
       throw new TypeError(`${what}: an array value must be an array, got ${valueText(value)}`);
     }
-    if (value.length !== type.length) {
+    const length: unknown = value.length;
+    if (length !== type.length) {
       throw new RangeError(
-        `${what}: expected ${type.length} elements, got an array of length ${value.length}`,
+        `${what}: expected ${type.length} elements, got an array of length ${valueText(length)}`,
       );
     }
-    for (let i = 0; i < value.length; i++) {
-      checkValue(type.element, value[i], `${what}[${i}]`, pointerBytes);
+    const copy = new Array<unknown>(type.length);
+    for (let i = 0; i < type.length; i++) {
+      copy[i] = checkValue(type.element, value[i], `${what}[${i}]`, pointerBytes);
     }
-  } else {
-    scalarCodec(type.kind, pointerBytes).check(value, what);
+    return copy;
   }
+  scalarCodec(type.kind, pointerBytes).check(value, what);
+  return value;
 }
 
 /**
- * Writes a value that {@linkcode checkValue} accepted.
+ * Writes a value that {@linkcode checkValue} returned.
  *
  * @param type The descriptor.
  * @param views The memory.
  * @param byte The byte index of the value in `views`.
- * @param value The value.
+ * @param value The checked copy.
  * @param pointerBytes The architecture's pointer width.
  */
 export function writeValue(
@@ -136,7 +156,7 @@ export function readValue<T extends Type>(
  * A deep-frozen copy of a checked value, kept as a variable's initial value.
  *
  * @param type The descriptor.
- * @param value A value {@linkcode checkValue} accepted.
+ * @param value A copy {@linkcode checkValue} returned.
  * @returns The frozen copy.
  */
 export function frozenCopy<T extends Type>(type: T, value: unknown): ValueOf<T> {

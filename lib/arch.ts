@@ -7,8 +7,11 @@
 /** A supported target architecture. */
 export type Arch = "x86_64" | "aarch64" | "riscv64" | "riscv32" | "loongarch64" | "arm";
 
-/** A cargo feature of the `percpu` crate. */
-export type Feature = "sp-naive" | "preempt" | "arm-el2" | "non-zero-vma";
+/**
+ * A cargo feature of the `percpu` crate. `custom-base` comes from the
+ * crate's newer line: areas at bases the platform chooses.
+ */
+export type Feature = "sp-naive" | "preempt" | "arm-el2" | "non-zero-vma" | "custom-base";
 
 /** The register that holds the current CPU's area base. */
 export type PercpuRegName = "GS_BASE" | "TPIDR_EL1" | "TPIDR_EL2" | "gp" | "$r21" | "TPIDRPRW";
@@ -47,6 +50,7 @@ export const FEATURES: readonly Feature[] = Object.freeze([
   "preempt",
   "arm-el2",
   "non-zero-vma",
+  "custom-base",
 ]);
 
 /**

@@ -19,7 +19,7 @@
  */
 
 import { type AreaLayout, createPercpu, type InitMemory, type Percpu } from "./percpu.ts";
-import type { PercpuVar, ScalarPercpuVar } from "./percpu_var.ts";
+import type { DynamicPercpuVar, PercpuVar, ScalarPercpuVar } from "./percpu_var.ts";
 import type { ScalarKind, ScalarType, ScalarValue, Type, ValueOf } from "./types.ts";
 
 /**
@@ -68,6 +68,46 @@ export function defPercpu<K extends ScalarKind>(
 export function defPercpu<T extends Type>(name: string, type: T, init: ValueOf<T>): PercpuVar<T>;
 export function defPercpu(name: string, type: Type, init: unknown): PercpuVar {
   return defaultPercpu.defPercpu(name, type, init as ValueOf<Type>);
+}
+
+/**
+ * Allocates a per-CPU variable in the default system at run time, as
+ * Linux's `alloc_percpu` (beyond the crate); see `Percpu.allocPercpu`.
+ *
+ * @param type The type descriptor.
+ * @param init The initial value on every CPU (default: zeroes).
+ * @returns The variable, with `free()`.
+ * @throws {TypeError} On a non-descriptor type or a value of the wrong type.
+ * @throws {RangeError} On a value out of range or an object larger than the area stride.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { allocPercpu, init, initPercpuReg, u32 } from "@percpu/percpu";
+ * init(2);
+ * initPercpuReg(0);
+ * const packets = allocPercpu(u32);
+ * packets.addCurrent(3);
+ * assert.equal(packets.readCurrent(), 3);
+ * assert.equal(packets.readRemote(1), 0);
+ * packets.free();
+ * ```
+ */
+export function allocPercpu<K extends ScalarKind>(
+  type: ScalarType<K>,
+  init?: ScalarValue<K>,
+): ScalarPercpuVar<K> & DynamicPercpuVar<ScalarType<K>>;
+/**
+ * Allocates a struct or array per-CPU variable in the default system; see
+ * the scalar overload.
+ *
+ * @param type The struct or array descriptor.
+ * @param init The initial value on every CPU (default: zeroes).
+ * @returns The variable, with `free()`.
+ */
+export function allocPercpu<T extends Type>(type: T, init?: ValueOf<T>): DynamicPercpuVar<T>;
+export function allocPercpu(type: Type, init?: unknown): DynamicPercpuVar {
+  return defaultPercpu.allocPercpu(type, init as ValueOf<Type>);
 }
 
 /**

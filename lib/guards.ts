@@ -25,8 +25,8 @@
  * @module
  */
 
-import { valueText } from "./_describe.ts";
-import { install, installed } from "./_guard_if.ts";
+import { isRevokedProxy, valueText } from "./_describe.ts";
+import { active, install, installed, releaseAfter, releaseBoth } from "./_guard_if.ts";
 
 /**
  * What guards call: implemented by the kernel, as `kernel_guard`'s
@@ -47,7 +47,9 @@ export interface KernelGuardIf {
 /**
  * Installs the interface guards call, or removes it with `null`.
  *
- * @param impl The kernel's implementation, or `null` for no-op guards.
+ * @param impl The kernel's implementation, or `null` for no-op guards. Its
+ *   methods are read once, here: guards call the functions read now, with
+ *   `impl` as `this`, even if the object changes later.
  * @returns The previously installed interface, so a caller can restore it.
  * @throws {TypeError} When `impl` lacks `disablePreempt`/`enablePreempt`, or
  *   has only one of the two IRQ methods. Nothing is installed then.
@@ -64,26 +66,32 @@ export interface KernelGuardIf {
  * ```
  */
 export function setKernelGuardIf(impl: KernelGuardIf | null): KernelGuardIf | null {
-  if (impl !== null) {
-    if (typeof impl !== "object") {
-      throw new TypeError(`setKernelGuardIf expects an object or null, got ${valueText(impl)}`);
-    }
-    for (const method of ["disablePreempt", "enablePreempt"] as const) {
-      if (typeof impl[method] !== "function") {
-        throw new TypeError(
-          `setKernelGuardIf: ${method} must be a function, got ${valueText(impl[method])}`,
-        );
-      }
-    }
-    const save = typeof impl.localIrqSaveAndDisable;
-    const restore = typeof impl.localIrqRestore;
-    if ((save === "function") !== (restore === "function") || ![save, restore].every(optional)) {
+  if (impl === null) return install(null, null);
+  if (typeof impl !== "object" || isRevokedProxy(impl)) {
+    throw new TypeError(`setKernelGuardIf expects an object or null, got ${valueText(impl)}`);
+  }
+  // Each method is read once: what is checked is what guards will call.
+  const hooks = {
+    disablePreempt: impl.disablePreempt,
+    enablePreempt: impl.enablePreempt,
+    localIrqSaveAndDisable: impl.localIrqSaveAndDisable,
+    localIrqRestore: impl.localIrqRestore,
+  };
+  for (const method of ["disablePreempt", "enablePreempt"] as const) {
+    if (typeof hooks[method] !== "function") {
       throw new TypeError(
-        "setKernelGuardIf: localIrqSaveAndDisable and localIrqRestore must both be functions or both be absent",
+        `setKernelGuardIf: ${method} must be a function, got ${valueText(hooks[method])}`,
       );
     }
   }
-  return install(impl);
+  const save = typeof hooks.localIrqSaveAndDisable;
+  const restore = typeof hooks.localIrqRestore;
+  if ((save === "function") !== (restore === "function") || ![save, restore].every(optional)) {
+    throw new TypeError(
+      "setKernelGuardIf: localIrqSaveAndDisable and localIrqRestore must both be functions or both be absent",
+    );
+  }
+  return install(impl, hooks);
 }
 
 function optional(type: string): boolean {
@@ -109,6 +117,14 @@ export function kernelGuardIf(): KernelGuardIf | null {
 /**
  * What the four guards share (`kernel_guard::BaseGuard`): they acquire on
  * construction and release once, at the end of a `using` block or by hand.
+ *
+ * They are exception-safe as RAII guards are: when a {@linkcode KernelGuardIf}
+ * hook throws during construction, whatever the guard had already acquired
+ * is released again before the error propagates (so nothing stays
+ * disabled); when one throws during release, the rest of the release still
+ * runs, the guard counts as released, and the error propagates (inside a
+ * `using` block that also threw, as a `SuppressedError` holding both). A
+ * hook that throws is taken not to have done its work.
  */
 export abstract class BaseGuard implements Disposable {
   #impl: KernelGuardIf | null;
@@ -118,10 +134,13 @@ export abstract class BaseGuard implements Disposable {
   /**
    * Acquires on the installed interface.
    *
-   * @param acquire Takes the interface and returns the state to release with.
+   * @param acquire Takes the interface's hooks (its methods as they were
+   *   when it was installed, or `null` when none is) and returns the state to
+   *   release with. When it throws, it must leave nothing acquired.
+   * @throws What `acquire` throws.
    */
   constructor(acquire: (impl: KernelGuardIf | null) => number) {
-    this.#impl = installed();
+    this.#impl = active();
     this.#state = acquire(this.#impl);
   }
 
@@ -140,7 +159,11 @@ export abstract class BaseGuard implements Disposable {
 
   /**
    * Releases what the guard acquired, on the interface it acquired it from.
-   * Releasing again does nothing, so the interface is never unbalanced.
+   * Releasing again does nothing, so the interface is never unbalanced; a
+   * release whose hook threw counts as done.
+   *
+   * @throws What a {@linkcode KernelGuardIf} hook threw (after the rest of
+   *   the release ran).
    */
   release(): void {
     if (!this.#held) return;
@@ -148,7 +171,11 @@ export abstract class BaseGuard implements Disposable {
     this.releaseOn(this.#impl, this.#state);
   }
 
-  /** Releases the guard at the end of a `using` block. */
+  /**
+   * Releases the guard at the end of a `using` block.
+   *
+   * @throws What a {@linkcode KernelGuardIf} hook threw.
+   */
   [Symbol.dispose](): void {
     this.release();
   }
@@ -160,6 +187,24 @@ function irqSave(impl: KernelGuardIf | null): number {
 
 function irqRestore(impl: KernelGuardIf | null, state: number): void {
   impl?.localIrqRestore?.(state);
+}
+
+/**
+ * `NoPreemptIrqSave`'s acquisition: when saving IRQs throws, preemption is
+ * enabled again before the error propagates.
+ */
+function acquireBoth(impl: KernelGuardIf | null): number {
+  impl?.disablePreempt();
+  try {
+    return irqSave(impl);
+  } catch (error) {
+    throw releaseAfter(() => impl?.enablePreempt(), error, "NoPreemptIrqSave");
+  }
+}
+
+/** `NoPreemptIrqSave`'s release: preemption is enabled even when restoring IRQs throws. */
+function releaseBothOn(impl: KernelGuardIf | null, state: number): void {
+  releaseBoth(() => irqRestore(impl, state), () => impl?.enablePreempt(), "NoPreemptIrqSave");
 }
 
 /**
@@ -240,7 +285,7 @@ export class IrqSave extends BaseGuard {
    * @returns The saved IRQ state.
    */
   static acquire(): number {
-    return irqSave(installed());
+    return irqSave(active());
   }
 
   /**
@@ -249,7 +294,7 @@ export class IrqSave extends BaseGuard {
    * @param state What `acquire` returned.
    */
   static release(state: number): void {
-    irqRestore(installed(), state);
+    irqRestore(active(), state);
   }
 
   /**
@@ -291,7 +336,7 @@ export class NoPreempt extends BaseGuard {
    * @returns The (empty) state.
    */
   static acquire(): number {
-    installed()?.disablePreempt();
+    active()?.disablePreempt();
     return 0;
   }
 
@@ -301,7 +346,7 @@ export class NoPreempt extends BaseGuard {
    * @param _state What `acquire` returned.
    */
   static release(_state: number): void {
-    installed()?.enablePreempt();
+    active()?.enablePreempt();
   }
 
   /**
@@ -335,12 +380,9 @@ export class NoPreempt extends BaseGuard {
  * ```
  */
 export class NoPreemptIrqSave extends BaseGuard {
-  /** Disables preemption, then IRQs. */
+  /** Disables preemption, then IRQs (enabling preemption again if that fails). */
   constructor() {
-    super((impl) => {
-      impl?.disablePreempt();
-      return irqSave(impl);
-    });
+    super(acquireBoth);
   }
 
   /**
@@ -349,8 +391,7 @@ export class NoPreemptIrqSave extends BaseGuard {
    * @returns The saved IRQ state.
    */
   static acquire(): number {
-    installed()?.disablePreempt();
-    return irqSave(installed());
+    return acquireBoth(active());
   }
 
   /**
@@ -359,8 +400,7 @@ export class NoPreemptIrqSave extends BaseGuard {
    * @param state What `acquire` returned.
    */
   static release(state: number): void {
-    irqRestore(installed(), state);
-    installed()?.enablePreempt();
+    releaseBothOn(active(), state);
   }
 
   /**
@@ -370,7 +410,6 @@ export class NoPreemptIrqSave extends BaseGuard {
    * @param state The saved IRQ state.
    */
   protected releaseOn(impl: KernelGuardIf | null, state: number): void {
-    irqRestore(impl, state);
-    impl?.enablePreempt();
+    releaseBothOn(impl, state);
   }
 }

@@ -6,13 +6,14 @@
  */
 
 import { hex } from "./_describe.ts";
+import type { Variant } from "./_options.ts";
 
 /** What the snippet depends on. */
 export interface LinkerScriptOptions {
   /** Areas to reserve (`CPU_NUM`). */
   readonly cpuNum: number;
-  /** `sp-naive`: no section is needed. */
-  readonly naive: boolean;
+  /** The implementation: sp-naive needs no section, custom-base links one copy. */
+  readonly variant: Variant;
   /** The section VMA: 0, or `_percpu_load_start` under `non-zero-vma`. */
   readonly vma: number;
 }
@@ -20,14 +21,31 @@ export interface LinkerScriptOptions {
 /**
  * Renders the snippet.
  *
- * @param options CPU count, `sp-naive`, section VMA.
+ * @param options CPU count, implementation, section VMA.
  * @returns The text to paste into a kernel's linker script.
  */
 export function linkerScriptFor(options: LinkerScriptOptions): string {
-  if (options.naive) {
+  if (options.variant === "sp-naive") {
     return [
       "/* sp-naive: per-CPU variables are plain globals in .data/.bss;",
       "   no .percpu section is needed. */",
+      "",
+    ].join("\n");
+  }
+  if (options.variant === "custom-base") {
+    return [
+      "/* custom-base: .percpu is linked once, at its own address, as the",
+      "   template; the platform's _percpu_base_ptr(cpu) places the areas. */",
+      "SECTIONS",
+      "{",
+      "    . = ALIGN(4K);",
+      "    .percpu : {",
+      "        _percpu_load_start = .;",
+      "        *(.percpu .percpu.*)",
+      "        _percpu_load_end = .;",
+      "    }",
+      "}",
+      "INSERT AFTER .data;",
       "",
     ].join("\n");
   }

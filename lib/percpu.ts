@@ -1,49 +1,37 @@
 /**
  * A per-CPU data system: one `.percpu` section, its per-CPU areas and the
- * current CPU's per-CPU register, for one architecture and feature set.
+ * current CPU's per-CPU register, for one architecture and feature set. The
+ * facade: the work is done by the implementation the feature set selects.
  *
  * @module
  */
 
-import { ARCH_TABLES } from "./isa/tables.ts";
+import type { Arch, Feature, PercpuRegName } from "./arch.ts";
+import { CustomBaseImplementation } from "./_custom_base.ts";
+import { valueText } from "./_describe.ts";
+import { zeroOf } from "./_dynamic.ts";
+import { DefinitionError } from "./errors.ts";
+import { ImpImplementation } from "./_imp.ts";
+import type { Implementation } from "./_implementation.ts";
+import { NaiveImplementation } from "./_naive.ts";
+import { checkCpuCount, resolveOptions } from "./_options.ts";
 import {
-  type Arch,
-  ARCHES,
-  type Feature,
-  FEATURES,
-  isArch,
-  isFeature,
-  type PercpuRegName,
-} from "./arch.ts";
-import { CpuContext } from "./_cpu_context.ts";
-import { hex, valueText } from "./_describe.ts";
-import { DefinitionError, FaultError, InitError, NotInitializedError } from "./errors.ts";
-import type { ArchTable } from "./isa/isa.ts";
-import { AddressSpace, type Backing, Region } from "./_memory.ts";
-import {
+  type DynamicPercpuVar,
   type PercpuVar,
   PercpuVariable,
   type ScalarPercpuVar,
-  type VarHost,
 } from "./percpu_var.ts";
-import { scalarCodec } from "./_scalar_codec.ts";
-import { ADDRESS_MAP, AREA_ALIGN, MAX_AREA_SIZE, SectionLayout } from "./layout.ts";
 import {
-  alignUp,
   isIdentifier,
   isType,
-  layoutOf,
   type ScalarKind,
   type ScalarType,
   type ScalarValue,
   type Type,
-  type TypeLayout,
   usize,
   type ValueOf,
 } from "./types.ts";
-import { checkValue, frozenCopy, writeValue } from "./_value_codec.ts";
-import { linkerScriptFor } from "./linker_script.ts";
-import { checkInteger } from "./_check.ts";
+import { checkValue, frozenCopy } from "./_value_codec.ts";
 import { openPort } from "./_port.ts";
 
 /** Options of {@linkcode createPercpu}. */
@@ -57,6 +45,14 @@ export interface PercpuOptions {
    * `initInPlace()` (default 4, as the crate's tests; 1 to 65536).
    */
   readonly cpuNum?: number;
+  /**
+   * custom-base only: the platform's `_percpu_base_ptr(cpu_idx)`, where
+   * CPU `cpu`'s area is. `init(n)` calls it for CPUs 0 to n − 1; each
+   * answer needs `percpuAreaSize()` bytes from a 64-byte aligned
+   * `byteOffset`, and no two may overlap. Without it, the system places the
+   * areas itself, `stride` bytes apart.
+   */
+  readonly bases?: (cpu: number) => InitMemory;
 }
 
 /** Memory given to `init()`, the crate's `base` pointer. */
@@ -85,15 +81,6 @@ export interface PercpuSymbols {
   readonly _percpu_load_start: number;
   /** `_percpu_load_start` + the unrounded area size. */
   readonly _percpu_load_end: number;
-}
-
-const MAX_CPUS = 65536;
-/** x86_64's `SELF_PTR` is a `usize`, read on every `current_ptr()`. */
-const SELF_PTR_CODEC = scalarCodec("usize", 8);
-const OPTION_KEYS = ["arch", "features", "cpuNum"];
-
-function checkCpuCount(value: unknown, what: string): number {
-  return checkInteger(value, what, 1, MAX_CPUS);
 }
 
 /**
@@ -127,117 +114,66 @@ export class Percpu {
   readonly cpuNum: number;
   /** `usize` width in bytes: 8, or 4 on `arm`. */
   readonly pointerBytes: 4 | 8;
-  readonly #table: ArchTable;
-  readonly #naive: boolean;
-  /** `_percpu_load_start`: 0, or the section's VMA under `non-zero-vma`. */
-  readonly #loadStart: number;
-  /**
-   * What the register holds less than the area base: the arch's
-   * `symbol_vma(_percpu_load_start)` (AArch64's keeps 16 bits, as the crate's
-   * `write_percpu_reg` computes it).
-   */
-  readonly #vmaBias: number;
-  readonly #memory = new AddressSpace(ADDRESS_MAP.heap);
-  readonly #layout: SectionLayout;
-  readonly #vars = new Map<string, PercpuVariable>();
-  /**
-   * Contexts whose register points at no mapped area. Regions are never
-   * unmapped, so only these can change resolution when memory is mapped.
-   */
-  readonly #unresolved = new Set<CpuContext>();
-  readonly #host: VarHost & { context: CpuContext };
-  readonly #data: Region | null;
-  #section: Region | null = null;
-  /** The section's first area: what init() copies (a view, so in-place CPU 0 writes show). */
-  #template: Uint8Array | null = null;
-  #ownAreas: Region | null = null;
-  #frozen = false;
-  #base: number | null = null;
-  #areaCount = 0;
-  #selfPtr: PercpuVariable | null = null;
-  #epoch = 0;
+  readonly #impl: Implementation;
+  readonly #vars = new Map<string, PercpuVar>();
+  readonly #owned = new Set<unknown>();
+  readonly #selfPtr: PercpuVar | null;
 
   /**
    * Creates a system; prefer {@linkcode createPercpu}.
    *
-   * @param options Architecture, features and `CPU_NUM`.
+   * @param options Architecture, features, `CPU_NUM` and custom-base's `bases`.
+   * @throws {RangeError} On an unknown arch or feature, conflicting
+   *   features, or a bad `cpuNum`.
+   * @throws {TypeError} On an unknown option or a wrong option type.
    */
-  constructor(options: PercpuOptions = {}) {
-    if (typeof options !== "object" || options === null) {
-      throw new TypeError(`createPercpu options must be an object, got ${valueText(options)}`);
-    }
-    for (const key of Object.keys(options)) {
-      if (!OPTION_KEYS.includes(key)) {
-        throw new TypeError(
-          `unknown createPercpu option ${JSON.stringify(key)}; accepted: ${OPTION_KEYS.join(", ")}`,
-        );
-      }
-    }
-    const arch = options.arch ?? "x86_64";
-    if (!isArch(arch)) {
-      throw new RangeError(`unknown arch ${valueText(arch)}; accepted: ${ARCHES.join(", ")}`);
-    }
-    const features = options.features ?? [];
-    if (!Array.isArray(features)) {
-      throw new TypeError(`features must be an array, got ${valueText(features)}`);
-    }
-    for (const feature of features) {
-      if (!isFeature(feature)) {
-        throw new RangeError(
-          `unknown feature ${valueText(feature)}; accepted: ${FEATURES.join(", ")}`,
-        );
-      }
-    }
-    this.arch = arch;
-    this.features = Object.freeze(FEATURES.filter((f) => features.includes(f)));
-    this.cpuNum = checkCpuCount(options.cpuNum ?? 4, "cpuNum");
-    this.#table = ARCH_TABLES[arch];
-    this.pointerBytes = this.#table.pointerBytes;
-    this.percpuReg = this.#table.percpuReg(arch === "aarch64" && this.hasFeature("arm-el2"));
-    this.#naive = this.hasFeature("sp-naive");
-    this.#loadStart = !this.#naive && this.hasFeature("non-zero-vma") ? ADDRESS_MAP.nonZeroVma : 0;
-    this.#vmaBias = this.#table.symbolVma(this.#loadStart);
-    this.#layout = new SectionLayout(this.pointerBytes);
-    this.#data = this.#naive
-      ? this.#memory.mapFixed(
-        new Region(
-          ".data",
-          ADDRESS_MAP.data,
-          new ArrayBuffer(0, { maxByteLength: MAX_AREA_SIZE }),
-          0,
-          0,
-        ),
-      )
+  constructor(options?: PercpuOptions) {
+    const resolved = resolveOptions(options);
+    this.arch = resolved.arch;
+    this.features = resolved.features;
+    this.cpuNum = resolved.cpuNum;
+    this.pointerBytes = resolved.pointerBytes;
+    this.percpuReg = resolved.percpuReg;
+    const impl = resolved.variant === "sp-naive"
+      ? new NaiveImplementation(resolved)
+      : resolved.variant === "custom-base"
+      ? new CustomBaseImplementation(resolved)
+      : new ImpImplementation(resolved);
+    this.#impl = impl;
+    // The crate's x86_64 SELF_PTR: the first slot of every area.
+    this.#selfPtr = resolved.table.selfPtr && resolved.variant !== "sp-naive"
+      ? this.#define("SELF_PTR", usize, 0)
       : null;
-    this.#host = this.#makeHost();
-    this.#host.context = this.#createCpuContext();
-    if (arch === "x86_64" && !this.#naive) {
-      this.#selfPtr = this.#define("SELF_PTR", usize, 0);
-      this.#host.selfPtrVma = this.#selfPtr.symbolVma();
-    }
-    const vars = this.#vars;
-    const host = this.#host;
-    // deno-lint-ignore no-this-alias
-    const self = this;
+    const owned = this.#owned;
+    const dynamic = impl.dynamic;
+    // The simulator switches the current context on every step and asks
+    // which CPU owns every address it touches: straight to the host and the
+    // implementation.
+    const host = impl.host;
     openPort(this, {
-      table: this.#table,
-      memory: this.#memory,
-      get context(): CpuContext {
+      table: resolved.table,
+      memory: impl.memory,
+      get context() {
         return host.context;
       },
-      set context(context: CpuContext) {
+      set context(context) {
         host.context = context;
       },
-      createCpuContext: () => this.#createCpuContext(),
-      cpuOfAddress: (address) => this.#cpuOfAddress(address),
+      createCpuContext: () => impl.createCpuContext(),
+      cpuOfAddress: impl.cpuOfAddress.bind(impl),
       get areaCount(): number {
-        return self.#naive ? 1 : self.#areaCount;
+        return impl.areaCount;
       },
-      cpuLimit: this.#naive ? 1 : MAX_CPUS,
+      cpuLimit: impl.cpuLimit,
       get epoch(): number {
-        return self.#epoch;
+        return impl.epoch;
       },
-      owns: (variable) => [...vars.values()].includes(variable as PercpuVariable),
+      owns: (variable) => owned.has(variable) || (dynamic?.owns(variable) ?? false),
+      dynamic: dynamic === null ? null : {
+        shared: () => dynamic.shared(),
+        adopt: (buffers) => dynamic.adopt(buffers),
+        fingerprint: () => dynamic.fingerprint(),
+      },
     });
   }
 
@@ -263,7 +199,8 @@ export class Percpu {
    *   initial value of the wrong JavaScript type.
    * @throws {RangeError} On an initial value out of the type's range.
    * @throws {DefinitionError} On an invalid or duplicate name, a definition
-   *   after `init()`, or a section too large for the architecture.
+   *   after `init()` or `allocPercpu()`, or a section too large for the
+   *   architecture.
    */
   defPercpu<K extends ScalarKind>(
     name: string,
@@ -299,10 +236,10 @@ export class Percpu {
         `defPercpu: cannot define ${name}: __PERCPU_${name} exists (${why})`,
       );
     }
-    if (this.#frozen) {
+    if (this.#impl.frozen) {
       throw new DefinitionError(
         "AfterInit",
-        `defPercpu: cannot define ${name} after init(): the .percpu section layout is fixed`,
+        `defPercpu: cannot define ${name} after init() or allocPercpu(): the .percpu section layout is fixed`,
       );
     }
     if (!isType(type)) {
@@ -310,89 +247,158 @@ export class Percpu {
         `defPercpu: the type of ${name} must be a descriptor such as u32, got ${valueText(type)}`,
       );
     }
-    checkValue(type, init, `defPercpu: initial value of ${name}`, this.pointerBytes);
-    return this.#define(name, type, init) as unknown as PercpuVar;
-  }
-
-  #define(name: string, type: Type, init: unknown): PercpuVariable {
-    const { offset, layout } = this.#naive ? this.#peekData(type) : this.#layout.peek(type);
-    const end = offset + layout.size - (this.#naive ? ADDRESS_MAP.data : 0);
-    const limit = this.#naive
-      ? ADDRESS_MAP.percpuStart - ADDRESS_MAP.data
-      : this.arch === "aarch64"
-      ? 0x10000
-      : MAX_AREA_SIZE;
-    if (end > limit) {
-      throw new DefinitionError(
-        "TooLarge",
-        this.arch === "aarch64" && !this.#naive
-          ? `defPercpu: ${name} would end at offset ${
-            hex(end)
-          }; AArch64's symbol_vma() is one movz #:abs_g0_nc:, which keeps 16 bits, so the section must stay within one 64 KiB block (offsets ≤ 0xffff)`
-          : `defPercpu: ${name} would end at offset ${hex(end)}; the section is limited to ${
-            hex(limit)
-          } bytes`,
-      );
-    }
-    if (this.#naive) {
-      const data = this.#data!;
-      data.grow(end);
-      writeValue(type, data, offset + data.bias, init, this.pointerBytes);
-    } else {
-      this.#layout.place(type);
-    }
-    const variable = new PercpuVariable(
-      this.#host,
-      name,
+    const checked = checkValue(
       type,
-      frozenCopy(type, init),
-      offset,
-      layout,
+      init,
+      `defPercpu: initial value of ${name}`,
+      this.pointerBytes,
     );
-    this.#vars.set(name, variable);
-    return variable;
+    return this.#define(name, type, checked);
   }
 
-  #peekData(type: Type): { offset: number; layout: TypeLayout } {
-    const layout = layoutOf(type, this.pointerBytes);
-    return { offset: alignUp(this.#data!.end, layout.align), layout };
+  #define<T extends Type>(name: string, type: T, init: unknown): PercpuVariable<T> {
+    const impl = this.#impl;
+    const initValue = frozenCopy(type, init);
+    const { offset, vma, layout } = impl.define(name, type, initValue);
+    const host = impl.host;
+    const symbol = `__PERCPU_${name}`;
+    const variable = new PercpuVariable<T>({
+      host,
+      name,
+      symbol,
+      type,
+      initValue,
+      layout,
+      place: Object.freeze({ offset, vma }),
+      forms: host.forms,
+      symbols: () => ({
+        symbol,
+        vma,
+        loadStart: host.loadStart,
+        selfPtrVma: host.selfPtrVma,
+        percpuReg: host.percpuReg,
+      }),
+      current: host,
+      currentOffset: offset,
+    });
+    this.#vars.set(name, variable);
+    this.#owned.add(variable);
+    return variable;
   }
 
   /**
    * The defined variables in section order (on x86_64 the crate's
-   * `SELF_PTR` comes first).
+   * `SELF_PTR` comes first). Dynamic variables are not among them.
    *
    * @returns The variables.
    */
   variables(): PercpuVar[] {
-    return [...this.#vars.values()] as unknown as PercpuVar[];
+    return [...this.#vars.values()];
+  }
+
+  /**
+   * Allocates a per-CPU variable at run time, as Linux's `alloc_percpu`
+   * (beyond the crate, whose variables are all defined at link time). It
+   * has the accessors of a variable of its type, plus `free()`; every CPU's
+   * copy starts as `init` (zeroes by default). Its per-CPU pointer is held
+   * at run time, so its listings load it and add the per-CPU register
+   * (`this_cpu_ptr`). Space comes from chunks of one `stride`-byte unit per
+   * CPU, added on demand and reused after `free()`, so an object can be at
+   * most `stride` bytes. The first allocation fixes the section layout, as
+   * `init()` does; re-initialising gives every dynamic variable its initial
+   * value again.
+   *
+   * @param type The type descriptor.
+   * @param init The initial value on every CPU (default: zeroes).
+   * @returns The variable.
+   * @throws {TypeError} On a non-descriptor type, a value of the wrong
+   *   JavaScript type, or under `sp-naive`.
+   * @throws {RangeError} On a value out of range, or an object larger than
+   *   the area stride.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { createPercpu, u32 } from "@percpu/percpu";
+   * const p = createPercpu({ arch: "aarch64" });
+   * p.defPercpu("PAD", u32, 0);
+   * p.init(2);
+   * const hits = p.allocPercpu(u32, 5);
+   * p.initPercpuReg(1);
+   * hits.addCurrent(1);
+   * assert.deepEqual([hits.readRemote(0), hits.readRemote(1)], [5, 6]);
+   * assert.deepEqual(hits.disassemble("ptr"), [
+   *   `adrp x1, ${hits.symbol}`,
+   *   `ldr x1, [x1, #:lo12:${hits.symbol}]`,
+   *   "mrs x0, TPIDR_EL1",
+   *   "add x0, x0, x1",
+   * ]);
+   * hits.free();
+   * assert.throws(() => hits.readCurrent(), /freed/);
+   * ```
+   */
+  allocPercpu<K extends ScalarKind>(
+    type: ScalarType<K>,
+    init?: ScalarValue<K>,
+  ): ScalarPercpuVar<K> & DynamicPercpuVar<ScalarType<K>>;
+  /**
+   * Allocates a per-CPU variable of a struct or array type; see the scalar
+   * overload.
+   *
+   * @param type The struct or array descriptor.
+   * @param init The initial value on every CPU (default: zeroes).
+   * @returns The variable.
+   */
+  allocPercpu<T extends Type>(type: T, init?: ValueOf<T>): DynamicPercpuVar<T>;
+  allocPercpu(type: Type, init?: unknown): DynamicPercpuVar {
+    const dynamic = this.#impl.dynamic;
+    if (dynamic === null) {
+      throw new TypeError(
+        "allocPercpu: an sp-naive system has one CPU and no per-CPU areas; its variables are plain globals (use defPercpu)",
+      );
+    }
+    if (!isType(type)) {
+      throw new TypeError(
+        `allocPercpu: the type must be a descriptor such as u32, got ${valueText(type)}`,
+      );
+    }
+    const value = init === undefined ? zeroOf(type) : init;
+    checkValue(type, value, "allocPercpu: initial value", this.pointerBytes);
+    return dynamic.allocate(type, value as ValueOf<Type>);
   }
 
   /**
    * Initialises `cpuCount` per-CPU areas in memory (the crate's
    * `init(base, cpu_count)`): copies the section template into each area.
    * Without `memory`, the system allocates (and on re-init reuses) its own.
-   * Re-initialising overwrites every area with the template. The first call
-   * fixes the section layout.
+   * Re-initialising overwrites every area with the template and gives the
+   * dynamic variables their initial values; memory the previous set-up used
+   * and this one does not is released (registers and refs still pointing
+   * into it fault). The first call fixes the section layout. Under
+   * `sp-naive` both arguments are ignored, as in the crate; under
+   * custom-base with `bases`, the areas are where `bases` says.
    *
-   * @param cpuCount Number of CPUs, 1 to 65536.
+   * @param cpuCount Number of CPUs, 0 to 65536 (0 sets the base and no area).
    * @param memory Where to put the areas: `percpuAreaLayoutExpected(cpuCount).size`
-   *   bytes from a 64-byte aligned `byteOffset`.
+   *   bytes of a live buffer from a 64-byte aligned `byteOffset`.
    * @returns `cpuCount` (1 under `sp-naive`).
    * @throws {InitError} `InvalidBase` without a buffer, `UnalignedBase` when
    *   `byteOffset` is not a multiple of 64, `InsufficientMemory` when the
-   *   buffer is too small. Nothing is changed.
-   * @throws {RangeError} On a bad `cpuCount` or `byteOffset`.
+   *   buffer is too small.
+   * @throws {TypeError} On a detached or empty buffer or a wrong type.
+   * @throws {RangeError} On a bad `cpuCount` or `byteOffset`, or memory that
+   *   cannot be allocated. Nothing is changed by a failed call.
    */
   init(cpuCount: number, memory?: InitMemory): number {
-    return this.#setUp(cpuCount, memory, "init", true);
+    return this.#impl.init(cpuCount, memory);
   }
 
   /**
    * Adopts `cpuCount` areas that another system with the same definitions
    * already initialised in `memory` (typically a `SharedArrayBuffer` handed
    * to a Worker): like `init()`, but nothing is copied, so the areas keep
-   * their contents. Checking that the layouts match is the caller's job.
+   * their contents. Checking that the layouts match is the caller's job
+   * (`attachShared()` does it, and shares dynamic variables too).
    *
    * @param cpuCount Number of areas in `memory`.
    * @param memory The memory the areas live in.
@@ -417,90 +423,7 @@ export class Percpu {
    * ```
    */
   attach(cpuCount: number, memory: InitMemory): number {
-    if (memory === undefined) {
-      throw new InitError("InvalidBase", "attach: memory is required: { buffer, byteOffset }");
-    }
-    return this.#setUp(cpuCount, memory, "attach", false);
-  }
-
-  #setUp(cpuCount: number, memory: InitMemory | undefined, what: string, copy: boolean): number {
-    checkCpuCount(cpuCount, `${what}: cpuCount`);
-    if (this.#naive) {
-      this.#frozen = true;
-      return 1;
-    }
-    const size = cpuCount * this.#layout.stride;
-    if (size > MAX_AREA_SIZE) {
-      throw new RangeError(
-        `${what}: ${cpuCount} areas of ${this.#layout.stride} bytes need ${size} bytes; the limit is ${MAX_AREA_SIZE}`,
-      );
-    }
-    const placement = memory === undefined ? null : this.#checkMemory(memory, cpuCount, size, what);
-    this.#freeze();
-    let base: number;
-    if (placement) {
-      base = this.#memory.mapBuffer(`${what}(memory)`, placement.buffer).start +
-        placement.byteOffset;
-    } else {
-      if (!this.#ownAreas || this.#ownAreas.length < size) {
-        this.#ownAreas = this.#memory.allocate("per-CPU areas", size);
-      }
-      base = this.#ownAreas.start;
-    }
-    this.#setAreas(base, cpuCount, copy ? 0 : cpuCount);
-    return cpuCount;
-  }
-
-  #checkMemory(memory: InitMemory, cpuCount: number, size: number, what: string) {
-    if (memory === null || (typeof memory === "object" && memory.buffer == null)) {
-      throw new InitError(
-        "InvalidBase",
-        `${what}: no memory given (${
-          memory === null ? "null" : "buffer is " + valueText(memory.buffer)
-        }); pass { buffer, byteOffset } or omit it to let init() allocate`,
-      );
-    }
-    if (typeof memory !== "object") {
-      throw new TypeError(
-        `${what}: memory must be { buffer, byteOffset }, got ${valueText(memory)}`,
-      );
-    }
-    const buffer: unknown = memory.buffer;
-    const shared = typeof SharedArrayBuffer === "function" && buffer instanceof SharedArrayBuffer;
-    if (!(buffer instanceof ArrayBuffer) && !shared) {
-      throw new TypeError(
-        `${what}: memory.buffer must be an ArrayBuffer or SharedArrayBuffer, got ${
-          valueText(buffer)
-        }`,
-      );
-    }
-    const byteOffset = memory.byteOffset ?? 0;
-    if (typeof byteOffset !== "number") {
-      throw new TypeError(
-        `${what}: memory.byteOffset must be a number, got ${valueText(byteOffset)}`,
-      );
-    }
-    if (!Number.isSafeInteger(byteOffset) || byteOffset < 0) {
-      throw new RangeError(
-        `${what}: memory.byteOffset must be a non-negative integer, got ${valueText(byteOffset)}`,
-      );
-    }
-    if (byteOffset % AREA_ALIGN !== 0) {
-      throw new InitError(
-        "UnalignedBase",
-        `${what}: byteOffset ${byteOffset} is not a multiple of ${AREA_ALIGN}; per-CPU areas must start on a cache line`,
-      );
-    }
-    const backing = buffer as Backing;
-    if (backing.byteLength - byteOffset < size) {
-      throw new InitError(
-        "InsufficientMemory",
-        `${what}: ${cpuCount} areas need ${size} bytes from byteOffset ${byteOffset}, but the buffer has ${
-          Math.max(0, backing.byteLength - byteOffset)
-        } (byteLength ${backing.byteLength})`,
-      );
-    }
-    return { buffer: backing, byteOffset };
+    return this.#impl.attach(cpuCount, memory);
   }
 
   /**
@@ -509,55 +432,21 @@ export class Percpu {
    * is copied to CPUs 1 to `cpuNum − 1` only.
    *
    * @returns `percpuAreaNum()` (1 under `sp-naive`).
+   * @throws {TypeError} Under custom-base, whose section holds only the template.
    */
   initInPlace(): number {
-    if (this.#naive) {
-      this.#frozen = true;
-      return 1;
-    }
-    this.#freeze();
-    this.#setAreas(this.#section!.start, this.cpuNum, 1);
-    return this.percpuAreaNum();
-  }
-
-  /** Fixes the layout and materialises the section with its template. */
-  #freeze(): void {
-    if (this.#frozen) return;
-    this.#frozen = true;
-    const stride = this.#layout.stride;
-    const buffer = new ArrayBuffer(Math.max(stride * this.cpuNum, 8));
-    const section = new Region(".percpu", ADDRESS_MAP.percpuStart, buffer, 0, stride * this.cpuNum);
-    this.#section = this.#memory.mapFixed(section);
-    this.#template = section.u8.subarray(0, this.#layout.size);
-    for (const variable of this.#vars.values()) {
-      writeValue(variable.type, section, variable.offset(), variable.initValue, this.pointerBytes);
-    }
-  }
-
-  #setAreas(base: number, count: number, firstCopied: number): void {
-    const stride = this.#layout.stride;
-    if (firstCopied < count) {
-      const region = this.#memory.resolve(base, count * stride)!;
-      const template = this.#template!;
-      for (let cpu = firstCopied; cpu < count; cpu++) {
-        region.u8.set(template, base + cpu * stride + region.bias);
-      }
-    }
-    this.#base = base;
-    this.#areaCount = count;
-    this.#epoch++;
-    for (const context of this.#unresolved) this.#retarget(context);
+    return this.#impl.initInPlace();
   }
 
   /**
    * Number of areas the section reserves (the crate's `percpu_area_num()`):
    * `(_percpu_end − _percpu_start) / align_up_64(size)`, which is `cpuNum`;
-   * 1 under `sp-naive`.
+   * 1 under `sp-naive` and custom-base.
    *
    * @returns The number of areas.
    */
   percpuAreaNum(): number {
-    return this.#naive ? 1 : this.cpuNum;
+    return this.#impl.areaNum();
   }
 
   /**
@@ -567,78 +456,47 @@ export class Percpu {
    * @returns Bytes.
    */
   percpuAreaSize(): number {
-    return this.#naive ? 0 : this.#layout.size;
+    return this.#impl.areaSize();
   }
 
   /**
-   * Base address of CPU `cpuId`'s area: `base + cpuId × align_up_64(size)`;
-   * 0 under `sp-naive`.
+   * Base address of CPU `cpuId`'s area: `base + cpuId × align_up_64(size)`,
+   * custom-base's `bases(cpuId)`, or 0 for any CPU under `sp-naive` (as in
+   * the crate).
    *
    * @param cpuId A CPU id below the number of initialised areas.
    * @returns The address.
    * @throws {NotInitializedError} Before `init()`/`initInPlace()`.
+   * @throws {TypeError} When `cpuId` is not a number.
    * @throws {RangeError} On a bad CPU id.
    */
   percpuAreaBase(cpuId: number): number {
-    return this.#areaBase(cpuId, "percpuAreaBase");
-  }
-
-  #areaBase(cpuId: number, what: string): number {
-    this.#checkCpu(cpuId, what);
-    return this.#naive ? 0 : this.#base! + cpuId * this.#layout.stride;
-  }
-
-  #checkCpu(cpuId: unknown, what: string): void {
-    if (!this.#naive && this.#base === null) {
-      throw new NotInitializedError(
-        `${what}: PerCPU area base address not set; call init() or initInPlace() first`,
-      );
-    }
-    const count = this.#naive ? 1 : this.#areaCount;
-    if (typeof cpuId !== "number") {
-      throw new TypeError(`${what}: the CPU id must be a number, got ${valueText(cpuId)}`);
-    }
-    if (!Number.isInteger(cpuId) || cpuId < 0 || cpuId >= count) {
-      throw new RangeError(
-        `${what}: CPU id ${valueText(cpuId)} is out of range; ${
-          this.#naive
-            ? "sp-naive has only CPU 0"
-            : `${count} areas are initialised (ids 0 to ${count - 1})`
-        }`,
-      );
-    }
+    return this.#impl.areaBase(cpuId, "percpuAreaBase");
   }
 
   /**
    * Memory needed for `cpuCount` areas (`percpu_area_layout_expected`).
    *
    * @param cpuCount Number of CPUs (0 or more).
-   * @returns `{ size: cpuCount × align_up_64(size), align: 64 }`.
+   * @returns `{ size: cpuCount × align_up_64(size), align: 64 }` (size 0 under `sp-naive`).
+   * @throws {TypeError} When `cpuCount` is not a number.
    * @throws {RangeError} On a negative or non-integer count.
    */
   percpuAreaLayoutExpected(cpuCount: number): AreaLayout {
-    if (typeof cpuCount !== "number" || !Number.isSafeInteger(cpuCount) || cpuCount < 0) {
-      throw new RangeError(
-        `percpuAreaLayoutExpected: cpuCount must be a non-negative integer, got ${
-          valueText(cpuCount)
-        }`,
-      );
-    }
-    return Object.freeze({ size: this.#naive ? 0 : cpuCount * this.#layout.stride, align: 64 });
+    return Object.freeze({ size: this.#impl.layoutExpected(cpuCount), align: 64 });
   }
 
   /**
    * Reads the current CPU's per-CPU register (`read_percpu_reg()`). On
    * x86_64 this reads the `SELF_PTR` slot through `gs:`, as the crate does on
-   * Linux. Under `non-zero-vma` the stored value is base − VMA, and the VMA
-   * is added back. 0 under `sp-naive`.
+   * Linux (custom-base reads `GS_BASE` itself). Under `non-zero-vma` the
+   * stored value is base − VMA, and the VMA is added back. 0 under `sp-naive`.
    *
    * @returns The current CPU's area base.
    * @throws {FaultError} On x86_64 when `GS_BASE` does not point at an area.
    */
   readPercpuReg(): number {
-    if (this.#naive) return 0;
-    return this.#host.currentPtrBase("readPercpuReg") + this.#vmaBias;
+    return this.#impl.readReg();
   }
 
   /**
@@ -652,51 +510,21 @@ export class Percpu {
    * @throws {FaultError} On x86_64 when it is not a mapped area. Nothing changes.
    */
   writePercpuReg(address: number): void {
-    if (this.#naive) return;
-    if (typeof address !== "number") {
-      throw new TypeError(
-        `writePercpuReg: the address must be a number, got ${valueText(address)}`,
-      );
-    }
-    const limit = this.pointerBytes === 4 ? 0xffff_ffff : Number.MAX_SAFE_INTEGER;
-    if (!Number.isSafeInteger(address) || address < this.#vmaBias || address > limit) {
-      throw new RangeError(
-        `writePercpuReg: the address must be an integer from ${hex(this.#vmaBias)} to ${
-          hex(limit)
-        }${this.#vmaBias ? " (non-zero-vma stores it minus _percpu_load_start)" : ""}, got ${
-          valueText(address)
-        }`,
-      );
-    }
-    const raw = address - this.#vmaBias;
-    const selfPtr = this.#selfPtr;
-    if (selfPtr === null) {
-      this.#host.context.reg = raw;
-      return;
-    }
-    const region = this.#areaAt(address);
-    if (region === null) {
-      throw new FaultError(
-        address,
-        `writePercpuReg: ${
-          hex(address)
-        } is not a mapped per-CPU area, so x86_64 cannot store it in SELF_PTR`,
-      );
-    }
-    this.#host.context.reg = raw;
-    SELF_PTR_CODEC.write(region, address + region.bias + selfPtr.offset(), raw);
+    this.#impl.writeReg(address);
   }
 
   /**
    * Points the current CPU's register at CPU `cpuId`'s area
-   * (`init_percpu_reg(cpu_id)`). Does nothing under `sp-naive`.
+   * (`init_percpu_reg(cpu_id)`). Does nothing under `sp-naive`, whatever
+   * the id, as in the crate.
    *
    * @param cpuId A CPU id below the number of initialised areas.
    * @throws {NotInitializedError} Before `init()`.
+   * @throws {TypeError} When `cpuId` is not a number.
    * @throws {RangeError} On a bad CPU id.
    */
   initPercpuReg(cpuId: number): void {
-    this.writePercpuReg(this.#areaBase(cpuId, "initPercpuReg"));
+    this.#impl.initReg(cpuId);
   }
 
   /**
@@ -705,21 +533,7 @@ export class Percpu {
    * @returns The four symbols as simulated addresses.
    */
   symbols(): PercpuSymbols {
-    const start = ADDRESS_MAP.percpuStart;
-    if (this.#naive) {
-      return Object.freeze({
-        _percpu_start: start,
-        _percpu_end: start,
-        _percpu_load_start: 0,
-        _percpu_load_end: 0,
-      });
-    }
-    return Object.freeze({
-      _percpu_start: start,
-      _percpu_end: start + this.#layout.stride * this.cpuNum,
-      _percpu_load_start: this.#loadStart,
-      _percpu_load_end: this.#loadStart + this.#layout.size,
-    });
+    return this.#impl.symbols();
   }
 
   /**
@@ -727,99 +541,11 @@ export class Percpu {
    *
    * @param options `cpuNum`: the `CPU_NUM` to reserve (default this system's).
    * @returns The snippet.
+   * @throws {RangeError} On a bad `cpuNum`.
    */
   linkerScript(options: { cpuNum?: number } = {}): string {
-    const cpuNum = checkCpuCount(options.cpuNum ?? this.cpuNum, "linkerScript: cpuNum");
-    return linkerScriptFor({ cpuNum, naive: this.#naive, vma: this.#loadStart });
-  }
-
-  #createCpuContext(): CpuContext {
-    return new CpuContext(this.percpuReg, (c) => this.#retarget(c));
-  }
-
-  /** Which CPU's area holds an address: −1 for none (0 for `sp-naive` globals). */
-  #cpuOfAddress(address: number): number {
-    if (this.#naive) return this.#data!.contains(address, 1) ? 0 : -1;
-    const base = this.#base;
-    const stride = this.#layout.stride;
-    if (base === null || stride === 0 || address < base) return -1;
-    const offset = address - base;
-    const cpu = Math.floor(offset / stride);
-    return cpu < this.#areaCount && offset - cpu * stride < this.#layout.size ? cpu : -1;
-  }
-
-  #areaAt(base: number): Region | null {
-    return base % this.#layout.align === 0 ? this.#memory.resolve(base, this.#layout.size) : null;
-  }
-
-  #retarget(context: CpuContext): void {
-    if (this.#naive) {
-      context.area = this.#data;
-      context.byte = this.#data!.bias;
-      return;
-    }
-    const base = context.reg + this.#vmaBias;
-    const current = context.area;
-    const region = current !== null && base % this.#layout.align === 0 &&
-        current.contains(base, this.#layout.size)
-      ? current
-      : this.#frozen
-      ? this.#areaAt(base)
-      : null;
-    context.area = region;
-    context.byte = region === null ? 0 : base + region.bias;
-    if (region === null) this.#unresolved.add(context);
-    else this.#unresolved.delete(context);
-  }
-
-  #makeHost(): VarHost & { context: CpuContext } {
-    const table = this.#table;
-    return {
-      pointerBytes: this.pointerBytes,
-      table,
-      naive: this.#naive,
-      preempt: this.hasFeature("preempt"),
-      loadStart: this.#loadStart === 0 ? null : this.#loadStart,
-      selfPtrVma: 0,
-      percpuReg: this.percpuReg,
-      context: undefined as unknown as CpuContext,
-      fault: (context, who) => this.#fault(context, who),
-      currentPtrBase: (who) => {
-        if (this.#naive) return 0;
-        const context = this.#host.context;
-        const selfPtr = this.#selfPtr;
-        if (selfPtr === null) return context.reg;
-        const area = context.area;
-        if (area === null) throw this.#fault(context, who);
-        return SELF_PTR_CODEC.read(area, context.byte + selfPtr.offset()) as number;
-      },
-      areaBase: (cpu, who) => this.#areaBase(cpu, who),
-      resolve: (address, size, align, who) => {
-        const region = address % align === 0 ? this.#memory.resolve(address, size) : null;
-        if (region === null) {
-          throw new FaultError(
-            address,
-            `${who}: ${size} bytes at ${hex(address)} are ${
-              address % align === 0 ? "not mapped" : `not aligned to ${align}`
-            }`,
-          );
-        }
-        return region;
-      },
-      cpuOfAddress: (address) => this.#cpuOfAddress(address),
-    };
-  }
-
-  #fault(context: CpuContext, who: string): FaultError {
-    const raw = context.reg;
-    const base = raw + this.#vmaBias;
-    const shown = this.#vmaBias ? `${hex(raw)} (area base ${hex(base)})` : hex(raw);
-    const hint = this.#frozen
-      ? "call initPercpuReg(cpuId) first"
-      : "call init() or initInPlace(), then initPercpuReg(cpuId)";
-    return new FaultError(
-      base,
-      `${who}: the per-CPU register ${this.percpuReg} holds ${shown}, which is not the base of a mapped per-CPU area (${this.#layout.size} bytes, aligned to ${this.#layout.align}); ${hint}`,
+    return this.#impl.linkerScript(
+      checkCpuCount(options.cpuNum ?? this.cpuNum, "linkerScript: cpuNum"),
     );
   }
 }

@@ -13,16 +13,19 @@ import {
 } from "./isa/access_program.ts";
 import type { PercpuRegName } from "./arch.ts";
 import type { CpuContext } from "./_cpu_context.ts";
+import { checkAccessible } from "./_detached.ts";
 import { valueText } from "./_describe.ts";
 import type { FaultError } from "./errors.ts";
-import { preemptOff, preemptOn } from "./_guard_if.ts";
+import { preemptOff, preemptOn, releaseAfter } from "./_guard_if.ts";
 import type { AccessSymbols, ArchTable } from "./isa/isa.ts";
+import type { AccessForms } from "./isa/access_program.ts";
 import type { Region } from "./_memory.ts";
 import { makeRef, type PercpuMutRef, type PercpuRef, refLabel } from "./refs.ts";
-import { type ScalarAccessors, scalarAccessors } from "./_scalar_access.ts";
+import { type AccessPlace, type ScalarAccessors, scalarAccessors } from "./_scalar_access.ts";
 import { registerPrograms } from "./_port.ts";
 import { scalarCodec } from "./_scalar_codec.ts";
-import type { ScalarKind, ScalarType, ScalarValue, Type, ValueOf } from "./types.ts";
+import type { ScalarKind, ScalarType, ScalarValue, Type, TypeLayout, ValueOf } from "./types.ts";
+import { readValue } from "./_value_codec.ts";
 
 /** Accessors every per-CPU variable has, whatever its type. */
 export interface PercpuVar<T extends Type = Type> {
@@ -44,11 +47,9 @@ export interface PercpuVar<T extends Type = Type> {
    */
   offset(): number;
   /**
-   * Address of the symbol in `.percpu` as the crate's `X.symbol_vma()`
-   * computes it: the offset when the section's VMA is 0,
-   * `_percpu_load_start + offset` under `non-zero-vma`, the global's address
-   * under `sp-naive`. On AArch64 (without `sp-naive`) it is what one
-   * `movz #:abs_g0_nc:` materialises: the low 16 bits, as in the crate.
+   * Address of the symbol in `.percpu` (`X.symbol_vma()`): the offset when
+   * the section's VMA is 0, `_percpu_load_start + offset` under
+   * `non-zero-vma`, the global's address under `sp-naive`.
    *
    * @returns The symbol's VMA.
    */
@@ -79,16 +80,25 @@ export interface PercpuVar<T extends Type = Type> {
   /**
    * Runs `f` on the current CPU's copy (`X.with_current(f)`), inside one
    * `NoPreempt` guard when the `preempt` feature is on. The guard is released
-   * even when `f` throws. `f` runs synchronously: do not await inside it.
+   * even when `f` throws; if releasing throws too, the two errors come as
+   * one `SuppressedError` (as `using` does). `f` runs synchronously: do not
+   * await inside it.
    *
-   * @param f Receives a mutable reference; only valid during the call.
+   * @param f Receives a mutable reference to the copy `currentPtr()` names,
+   *   valid only during the call: for scalar types, using it afterwards
+   *   throws `TypeError` (keep `currentRefMutRaw()` for a lasting one).
    * @returns What `f` returns.
    * @throws {TypeError} When `f` is not a function (nothing is acquired).
+   * @throws {FaultError} When the copy is not mapped, or its memory was
+   *   detached.
    */
   withCurrent<R>(f: (ref: PercpuMutRef<T>) => R): R;
   /**
    * Writes the initial value into the current CPU's copy
    * (`X.reset_to_init()`), guarded under `preempt`.
+   *
+   * @throws {FaultError} When the copy is not mapped, or its memory was
+   *   detached. Nothing is written.
    */
   resetToInit(): void;
   /**
@@ -115,6 +125,29 @@ export interface PercpuVar<T extends Type = Type> {
    */
   remoteRefMutRaw(cpu: number): PercpuMutRef<T>;
   /**
+   * Reads CPU `cpu`'s copy (custom-base's `X.read_remote(cpu)`; beyond the
+   * crate under the other feature sets), inside one `NoPreempt` guard when
+   * `preempt` is on. Structs and arrays come back as plain copies.
+   *
+   * @param cpu A CPU id below the number of initialised areas.
+   * @returns The value.
+   * @throws {RangeError} On a bad CPU id.
+   * @throws {NotInitializedError} Before `init()`.
+   */
+  readRemote(cpu: number): ValueOf<T>;
+  /**
+   * Writes CPU `cpu`'s copy (custom-base's `X.write_remote(cpu, v)`; beyond
+   * the crate under the other feature sets), inside one `NoPreempt` guard
+   * when `preempt` is on. The whole value is checked before anything is
+   * written.
+   *
+   * @param cpu A CPU id below the number of initialised areas.
+   * @param value The new value.
+   * @throws {TypeError} On a wrong JavaScript type.
+   * @throws {RangeError} On a bad CPU id or a value the type cannot hold.
+   */
+  writeRemote(cpu: number, value: ValueOf<T>): void;
+  /**
    * The instructions the crate's macro emits for an access to this variable
    * on this system's architecture and features, e.g. for `read` on x86_64
    * `["mov rax, qword ptr gs:[offset __PERCPU_X]"]`.
@@ -124,10 +157,15 @@ export interface PercpuVar<T extends Type = Type> {
    * @returns One string per instruction.
    * @throws {RangeError} On an op this variable does not have.
    */
-  disassemble(op: AccessOp, options?: { readonly cpu?: number; readonly fn?: string }): string[];
+  disassemble(op: AccessOp, options?: ProgramOptions): string[];
 }
 
-/** A per-CPU variable of a scalar type, with the crate's direct accessors. */
+/**
+ * A per-CPU variable of a scalar type, with the crate's direct accessors.
+ * The crate generates `read_current`/`write_current` (and `_raw`) for
+ * `bool u8 u16 u32 u64 usize` only; for `i8 i16 i32 i64 isize f32 f64` they
+ * go beyond it, as does `addCurrent` for every kind.
+ */
 export interface ScalarPercpuVar<K extends ScalarKind = ScalarKind>
   extends PercpuVar<ScalarType<K>> {
   /**
@@ -135,7 +173,8 @@ export interface ScalarPercpuVar<K extends ScalarKind = ScalarKind>
    * `preempt`.
    *
    * @returns The value.
-   * @throws {FaultError} When the per-CPU register does not point at an area.
+   * @throws {FaultError} When the per-CPU register does not point at an
+   *   area, or the area's memory was detached or shrank.
    */
   readCurrent(): ScalarValue<K>;
   /**
@@ -145,60 +184,87 @@ export interface ScalarPercpuVar<K extends ScalarKind = ScalarKind>
    * @param value The new value.
    * @throws {TypeError} On a wrong JavaScript type.
    * @throws {RangeError} On a value the type cannot hold. Nothing is written.
+   * @throws {FaultError} As {@linkcode ScalarPercpuVar.readCurrent} does.
    */
   writeCurrent(value: ScalarValue<K>): void;
   /**
    * Reads the current CPU's value without a guard (`X.read_current_raw()`).
    *
    * @returns The value.
+   * @throws {FaultError} As {@linkcode ScalarPercpuVar.readCurrent} does.
    */
   readCurrentRaw(): ScalarValue<K>;
   /**
    * Writes the current CPU's value without a guard (`X.write_current_raw(v)`).
    *
    * @param value The new value.
+   * @throws {TypeError} On a wrong JavaScript type.
+   * @throws {RangeError} On a value the type cannot hold.
+   * @throws {FaultError} As {@linkcode ScalarPercpuVar.readCurrent} does.
    */
   writeCurrentRaw(value: ScalarValue<K>): void;
   /**
    * Adds to the current CPU's value, as Linux `this_cpu_add`, guarded under
-   * `preempt`. Fixed-width integers wrap; floats round; `usize`/`isize` on
-   * 64-bit targets throw `RangeError` when the result leaves the safe
-   * integers. `bool` throws `TypeError`.
+   * `preempt`. The result is exact for every delta: fixed-width integers
+   * give the sum modulo 2^width (u8 `2 + (2^53 − 1)` is 1), floats the exact
+   * sum rounded once to the type, and `usize`/`isize` on 64-bit targets
+   * throw `RangeError` when the sum leaves the safe integers.
    *
-   * @param delta The amount (a `bigint` for `u64`/`i64`).
+   * @param delta The amount: a safe integer for integer kinds, a `bigint`
+   *   for `u64`/`i64`, any number for floats.
+   * @throws {TypeError} For `bool`, or a delta of the wrong JavaScript type.
+   * @throws {RangeError} On a delta that is not a safe integer for an
+   *   integer kind. Nothing is written.
+   * @throws {FaultError} As {@linkcode ScalarPercpuVar.readCurrent} does.
    */
   addCurrent(delta: ScalarValue<K>): void;
   /**
    * {@linkcode ScalarPercpuVar.addCurrent} without a guard.
    *
    * @param delta The amount.
+   * @throws {TypeError} As `addCurrent` does.
+   * @throws {RangeError} As `addCurrent` does.
+   * @throws {FaultError} As `addCurrent` does.
    */
   addCurrentRaw(delta: ScalarValue<K>): void;
 }
 
-/** What a variable needs from the system that defined it. */
+/**
+ * What a variable needs from the system that defined it. One plain object
+ * per system, of one shape for every implementation, so that the accessors'
+ * reads of `context` stay monomorphic.
+ */
 export interface VarHost {
   /** `usize` width. */
   readonly pointerBytes: 4 | 8;
   /** The architecture's access sequences. */
   readonly table: ArchTable;
-  /** `sp-naive` is on. */
-  readonly naive: boolean;
+  /** Which sequences the implementation's variables compile to. */
+  readonly forms: AccessForms;
   /** `preempt` is on. */
   readonly preempt: boolean;
-  /** `_percpu_load_start` under `non-zero-vma`, else `null`. */
+  /**
+   * `_percpu_load_start` where `X.offset()` subtracts it (under
+   * `non-zero-vma` and custom-base), else `null`.
+   */
   readonly loadStart: number | null;
   /**
-   * x86_64: VMA of `__PERCPU_SELF_PTR`. Writable so that the host can be a
-   * plain data object set once SELF_PTR is defined: an object literal with a
-   * getter is a dictionary-mode object in V8, and every accessor reads the
-   * host's `context` on every access.
+   * x86_64: what `gs:` adds to reach `SELF_PTR` (its VMA; under custom-base
+   * its offset). Writable so that the host can be a plain data object set
+   * once SELF_PTR is defined: an object literal with a getter is a
+   * dictionary-mode object in V8, and every accessor reads the host's
+   * `context` on every access.
    */
   selfPtrVma: number;
   /** The per-CPU register's name. */
   readonly percpuReg: PercpuRegName;
-  /** The current CPU's registers. */
-  readonly context: CpuContext;
+  /** The current CPU's registers (replaced when the simulator switches CPUs). */
+  context: CpuContext;
+  /**
+   * Counts unmappings of memory: while it stays the same, a ref made for an
+   * address still points at the memory mapped there.
+   */
+  unmaps: number;
   /** The fault for an access through a register that points nowhere. */
   fault(context: CpuContext, who: string): FaultError;
   /** What `current_ptr` adds the symbol VMA to (register, `SELF_PTR`, or 0). */
@@ -211,46 +277,166 @@ export interface VarHost {
   cpuOfAddress(address: number): number;
 }
 
-function notScalar(name: string, type: Type): ScalarAccessors {
+/**
+ * A per-CPU variable allocated at run time by `allocPercpu()` (Linux's
+ * `alloc_percpu`; beyond the crate): the accessors of a variable of its
+ * type, plus `free()`. Its per-CPU pointer is held at run time, so its
+ * listings load it before adding the per-CPU register (`this_cpu_ptr`).
+ */
+export interface DynamicPercpuVar<T extends Type = Type> extends PercpuVar<T> {
+  /** Whether `free()` was called. */
+  readonly freed: boolean;
+  /**
+   * Frees the variable (`free_percpu`): its space on every CPU goes back to
+   * its chunk for later allocations. Every accessor of a freed variable
+   * throws `FaultError`; refs taken before are raw pointers into memory that
+   * may be reused, as in the crate.
+   *
+   * @throws {FaultError} When it was freed already.
+   */
+  free(): void;
+}
+
+/**
+ * Builds a system's host with its fields always in the same order, so that
+ * the hosts of every implementation share one shape.
+ *
+ * @param parts The host's fields.
+ * @returns A plain object holding them.
+ */
+export function createHost(parts: VarHost): VarHost {
+  return {
+    pointerBytes: parts.pointerBytes,
+    table: parts.table,
+    forms: parts.forms,
+    preempt: parts.preempt,
+    loadStart: parts.loadStart,
+    selfPtrVma: parts.selfPtrVma,
+    percpuReg: parts.percpuReg,
+    context: parts.context,
+    unmaps: parts.unmaps,
+    fault: parts.fault,
+    currentPtrBase: parts.currentPtrBase,
+    areaBase: parts.areaBase,
+    resolve: parts.resolve,
+    cpuOfAddress: parts.cpuOfAddress,
+  };
+}
+
+/** Where a variable is: fixed for a static variable, moved by re-init for a dynamic one. */
+export interface VarPlace {
+  /** Offset from an area base (`X.offset()`). */
+  readonly offset: number;
+  /** `X.symbol_vma()`: what `current_ptr` adds to its base. */
+  readonly vma: number;
+}
+
+/** Everything a {@linkcode PercpuVariable} is made of. */
+export interface VariableSpec<T extends Type> {
+  /** The defining system. */
+  readonly host: VarHost;
+  /** The name. */
+  readonly name: string;
+  /** The symbol its instructions name. */
+  readonly symbol: string;
+  /** The type. */
+  readonly type: T;
+  /** The frozen initial value. */
+  readonly initValue: ValueOf<T>;
+  /** Size and alignment on the system's architecture. */
+  readonly layout: TypeLayout;
+  /** Where it is; read on every call. */
+  readonly place: VarPlace;
+  /** Which sequences its accesses compile to. */
+  readonly forms: AccessForms;
+  /** What its instructions need to know (symbol, VMA, …). */
+  readonly symbols: () => AccessSymbols;
+  /**
+   * Where the scalar accessors find the current CPU's copy: the host and
+   * the offset for a static variable.
+   */
+  readonly current: AccessPlace["host"];
+  /** Offset the scalar accessors add to `current.context.byte`. */
+  readonly currentOffset: number;
+}
+
+function notScalar(
+  name: string,
+  type: Type,
+  withCurrent: ScalarAccessors["with"],
+): ScalarAccessors {
   const fail = (): never => {
     throw new TypeError(
       `${name} has type ${type.kind}; the direct accessors are only for scalar types, use withCurrent() or a ref`,
     );
   };
-  return { read: fail, write: fail, add: fail };
+  return { read: fail, write: fail, add: fail, with: withCurrent };
 }
 
-/** `read` inside one `NoPreempt` guard, released even when it throws. */
-function guardedRead(read: () => unknown): () => unknown {
+// The guarded forms run the access inside one `NoPreempt` and release it
+// however the access ends. An error of the access is never lost to one of
+// the release (see `releaseAfter`); the result is returned only once the
+// release succeeded.
+
+/** `read` inside one `NoPreempt` guard. */
+function guardedRead(read: () => unknown, what: string): () => unknown {
   return () => {
     const guard = preemptOff();
+    let value: unknown;
     try {
-      return read();
-    } finally {
-      preemptOn(guard);
+      value = read();
+    } catch (error) {
+      throw releaseAfter(() => preemptOn(guard), error, what);
     }
+    preemptOn(guard);
+    return value;
   };
 }
 
 /** {@linkcode guardedRead} for `write` and `add`, without a rest array. */
-function guardedUpdate(update: (value: unknown) => void): (value: unknown) => void {
+function guardedUpdate(update: (value: unknown) => void, what: string): (value: unknown) => void {
   return (value) => {
     const guard = preemptOff();
     try {
       update(value);
-    } finally {
-      preemptOn(guard);
+    } catch (error) {
+      throw releaseAfter(() => preemptOn(guard), error, what);
     }
+    preemptOn(guard);
   };
 }
 
-interface RefCache {
-  lastAddress: number;
-  last: PercpuMutRef<Type> | null;
-  readonly byAddress: Map<number, PercpuMutRef<Type>>;
+/**
+ * {@linkcode guardedRead} for `withCurrent`: a non-function is refused
+ * before anything is acquired.
+ */
+function guardedWith(
+  run: (f: (ref: never) => unknown) => unknown,
+  what: string,
+): (f: (ref: never) => unknown) => unknown {
+  return (f) => {
+    if (typeof f !== "function") {
+      throw new TypeError(`${what} expects a function, got ${valueText(f)}`);
+    }
+    const guard = preemptOff();
+    let result: unknown;
+    try {
+      result = run(f);
+    } catch (error) {
+      throw releaseAfter(() => preemptOn(guard), error, what);
+    }
+    preemptOn(guard);
+    return result;
+  };
 }
 
-function refCache(): RefCache {
+interface RefCache<T extends Type> {
+  lastAddress: number;
+  last: PercpuMutRef<T> | null;
+  readonly byAddress: Map<number, PercpuMutRef<T>>;
+}
+
+function refCache<T extends Type>(): RefCache<T> {
   return { lastAddress: -1, last: null, byAddress: new Map() };
 }
 
@@ -259,159 +445,211 @@ function refCache(): RefCache {
  * {@linkcode ScalarPercpuVar}: one class, so every access site sees one
  * shape. For structs and arrays the scalar accessors throw `TypeError`.
  */
-export class PercpuVariable<T extends Type = Type> {
+export class PercpuVariable<T extends Type = Type> implements PercpuVar<T> {
   readonly name: string;
   readonly symbol: string;
   readonly type: T;
   readonly initValue: ValueOf<T>;
   readonly size: number;
   readonly #host: VarHost;
-  readonly #offset: number;
-  readonly #vma: number;
-  /** What the arch's `symbol_vma()` sequence yields for `#vma` (AArch64: 16 bits). */
-  readonly #symbolVma: number;
+  readonly #place: VarPlace;
   readonly #align: number;
   readonly #kind: ScalarKind | null;
   readonly #preempt: boolean;
   readonly #ptrLabel: string;
-  // The scalar accessors are per-variable closures rather than prototype
-  // methods, so that each call site reaches code specialised for one kind
-  // (see scalar_access.ts). They are defined read-only and non-enumerable in
-  // the constructor, so a variable still looks like it has only data fields.
-  // With `preempt` off the guarded and the raw forms are the same function.
+  readonly #forms: AccessForms;
+  readonly #symbols: () => AccessSymbols;
+  // The scalar accessors and `withCurrent` are per-variable closures rather
+  // than prototype methods, so that each call site reaches code specialised
+  // for one kind (see _scalar_access.ts). They are defined read-only and
+  // non-enumerable in the constructor, so a variable still looks like it has
+  // only data fields. With `preempt` off the guarded and the raw forms are
+  // the same function.
   /** `X.read_current()`; see {@linkcode ScalarPercpuVar.readCurrent}. */
-  declare readonly readCurrent: () => never;
+  declare readonly readCurrent: () => ValueOf<T>;
   /** `X.write_current(v)`; see {@linkcode ScalarPercpuVar.writeCurrent}. */
-  declare readonly writeCurrent: (value: unknown) => void;
+  declare readonly writeCurrent: (value: ValueOf<T>) => void;
   /** `this_cpu_add`; see {@linkcode ScalarPercpuVar.addCurrent}. */
-  declare readonly addCurrent: (delta: unknown) => void;
+  declare readonly addCurrent: (delta: ValueOf<T>) => void;
   /** `X.read_current_raw()`; see {@linkcode ScalarPercpuVar.readCurrentRaw}. */
-  declare readonly readCurrentRaw: () => never;
+  declare readonly readCurrentRaw: () => ValueOf<T>;
   /** `X.write_current_raw(v)`; see {@linkcode ScalarPercpuVar.writeCurrentRaw}. */
-  declare readonly writeCurrentRaw: (value: unknown) => void;
+  declare readonly writeCurrentRaw: (value: ValueOf<T>) => void;
   /** See {@linkcode ScalarPercpuVar.addCurrentRaw}. */
-  declare readonly addCurrentRaw: (delta: unknown) => void;
-  readonly #refs = refCache();
-  readonly #mutRefs = refCache();
+  declare readonly addCurrentRaw: (delta: ValueOf<T>) => void;
+  /** `X.with_current(f)`; see {@linkcode PercpuVar.withCurrent}. */
+  declare readonly withCurrent: <R>(f: (ref: PercpuMutRef<T>) => R) => R;
+  readonly #refs = refCache<T>();
+  readonly #mutRefs = refCache<T>();
+  #refUnmaps = 0;
   readonly #programs = new Map<string, AccessProgram>();
 
   /**
    * Creates the wrapper of a placed variable.
    *
-   * @param host The defining system.
-   * @param name The name.
-   * @param type The type.
-   * @param initValue The frozen initial value.
-   * @param offset Offset from the area base (the address under `sp-naive`).
-   * @param layout Size and alignment on the system's architecture.
+   * @param spec The system, name, type, initial value, place and sequences.
    */
-  constructor(
-    host: VarHost,
-    name: string,
-    type: T,
-    initValue: ValueOf<T>,
-    offset: number,
-    layout: { size: number; align: number },
-  ) {
+  constructor(spec: VariableSpec<T>) {
+    const host = spec.host;
+    const name = spec.name;
+    const type = spec.type;
     this.#host = host;
     this.name = name;
-    this.symbol = `__PERCPU_${name}`;
+    this.symbol = spec.symbol;
     this.type = type;
-    this.initValue = initValue;
-    this.size = layout.size;
-    this.#align = layout.align;
-    this.#offset = offset;
-    this.#vma = offset + (host.naive ? 0 : host.loadStart ?? 0);
-    // sp-naive variables are plain globals: `addr_of!`, no truncating `movz`.
-    this.#symbolVma = host.naive ? this.#vma : host.table.symbolVma(this.#vma);
+    this.initValue = spec.initValue;
+    this.size = spec.layout.size;
+    this.#align = spec.layout.align;
+    this.#place = spec.place;
+    this.#forms = spec.forms;
+    this.#symbols = spec.symbols;
     this.#preempt = host.preempt;
     this.#kind = type.kind === "struct" || type.kind === "array" ? null : type.kind;
     this.#ptrLabel = `${name}.currentPtr`;
     const raw = this.#kind === null
-      ? notScalar(name, type)
+      ? notScalar(name, type, (f) => {
+        if (typeof f !== "function") {
+          throw new TypeError(`${name}.withCurrent expects a function, got ${valueText(f)}`);
+        }
+        return f(this.currentRefMutRaw() as never);
+      })
       : scalarAccessors(scalarCodec(this.#kind, host.pointerBytes), {
-        host,
-        offset,
-        read: `${name}.readCurrent`,
-        write: `${name}.writeCurrent`,
-        add: `${name}.addCurrent`,
+        host: spec.current,
+        name,
+        offset: spec.currentOffset,
+        selfPtrOffset: () => this.#selfPtrOffset(),
+        currentRef: () => this.currentRefMutRaw(),
       });
     const preempt = host.preempt;
     Object.defineProperties(this, {
-      readCurrent: { value: preempt ? guardedRead(raw.read) : raw.read },
-      writeCurrent: { value: preempt ? guardedUpdate(raw.write) : raw.write },
-      addCurrent: { value: preempt ? guardedUpdate(raw.add) : raw.add },
+      readCurrent: { value: preempt ? guardedRead(raw.read, `${name}.readCurrent`) : raw.read },
+      writeCurrent: {
+        value: preempt ? guardedUpdate(raw.write, `${name}.writeCurrent`) : raw.write,
+      },
+      addCurrent: { value: preempt ? guardedUpdate(raw.add, `${name}.addCurrent`) : raw.add },
       readCurrentRaw: { value: raw.read },
       writeCurrentRaw: { value: raw.write },
       addCurrentRaw: { value: raw.add },
+      withCurrent: { value: preempt ? guardedWith(raw.with, `${name}.withCurrent`) : raw.with },
     });
-    registerPrograms(this, (op, options) => this.#program(op, options));
+    registerPrograms(this, (op, options) => this.program(op, options));
   }
 
   offset(): number {
-    return this.#offset;
+    return this.#place.offset;
   }
 
   symbolVma(): number {
-    return this.#symbolVma;
+    return this.#place.vma;
   }
 
   currentPtr(): number {
-    return this.#host.currentPtrBase(this.#ptrLabel) + this.#symbolVma;
+    this.#checkSelfPtr(this.#ptrLabel);
+    return this.#host.currentPtrBase(this.#ptrLabel) + this.#place.vma;
   }
 
-  currentRefRaw(): never {
-    return this.#refAt(this.currentPtr(), this.#refs, false) as never;
+  /**
+   * Where x86_64's `current_ptr()` reads the area base: the offset of the
+   * crate's `SELF_PTR` slot; −1 where it adds the register (or nothing), and
+   * for dynamic objects, whose pointer is reached through their own cursor.
+   */
+  #selfPtrOffset(): number {
+    const host = this.#host;
+    return host.table.selfPtr && this.#forms === "imp"
+      ? host.selfPtrVma - (host.loadStart ?? 0)
+      : -1;
   }
 
-  currentRefMutRaw(): never {
-    return this.#refAt(this.currentPtr(), this.#mutRefs, true) as never;
+  /**
+   * On x86_64 `current_ptr()` reads `SELF_PTR` from the area's memory:
+   * when that memory was detached, say so rather than read garbage.
+   */
+  #checkSelfPtr(who: string): void {
+    const offset = this.#selfPtrOffset();
+    const context = this.#host.context;
+    const area = context.area;
+    if (offset >= 0 && area !== null) checkAccessible(area, context.byte + offset, 8, who);
   }
 
-  withCurrent<R>(f: (ref: never) => R): R {
-    if (typeof f !== "function") {
-      throw new TypeError(`${this.name}.withCurrent expects a function, got ${valueText(f)}`);
-    }
-    if (!this.#preempt) return f(this.currentRefMutRaw());
-    const guard = preemptOff();
-    try {
-      return f(this.currentRefMutRaw());
-    } finally {
-      preemptOn(guard);
-    }
+  currentRefRaw(): PercpuRef<T> {
+    return this.#refAt(this.currentPtr(), this.#refs, false);
+  }
+
+  currentRefMutRaw(): PercpuMutRef<T> {
+    return this.#refAt(this.currentPtr(), this.#mutRefs, true);
   }
 
   resetToInit(): void {
-    const reset = () => {
-      (this.#refAt(this.currentPtr(), this.#mutRefs, true) as { value: unknown }).value =
-        this.initValue;
-    };
-    if (!this.#preempt) return reset();
+    if (!this.#preempt) return this.#reset();
     const guard = preemptOff();
     try {
-      reset();
+      this.#reset();
+    } catch (error) {
+      throw releaseAfter(() => preemptOn(guard), error, `${this.name}.resetToInit`);
+    }
+    preemptOn(guard);
+  }
+
+  #reset(): void {
+    this.#refAt(this.currentPtr(), this.#mutRefs, true).value = this.initValue;
+  }
+
+  remotePtr(cpu: number): number {
+    return this.#host.areaBase(cpu, `${this.name}.remotePtr`) + this.#place.offset;
+  }
+
+  remoteRefRaw(cpu: number): PercpuRef<T> {
+    return this.#refAt(this.remotePtr(cpu), this.#refs, false);
+  }
+
+  remoteRefMutRaw(cpu: number): PercpuMutRef<T> {
+    return this.#refAt(this.remotePtr(cpu), this.#mutRefs, true);
+  }
+
+  readRemote(cpu: number): ValueOf<T> {
+    if (!this.#preempt) return this.#readRemote(cpu);
+    const guard = preemptOff();
+    try {
+      return this.#readRemote(cpu);
     } finally {
       preemptOn(guard);
     }
   }
 
-  remotePtr(cpu: number): number {
-    return this.#host.areaBase(cpu, `${this.name}.remotePtr`) + this.#offset;
+  #readRemote(cpu: number): ValueOf<T> {
+    const ref = this.remoteRefRaw(cpu);
+    if (this.#kind !== null) return ref.value;
+    const host = this.#host;
+    const region = host.resolve(ref.address, this.size, this.#align, `${this.name}.readRemote`);
+    return readValue(this.type, region, ref.address + region.bias, host.pointerBytes);
   }
 
-  remoteRefRaw(cpu: number): never {
-    return this.#refAt(this.remotePtr(cpu), this.#refs, false) as never;
+  writeRemote(cpu: number, value: ValueOf<T>): void {
+    if (!this.#preempt) return this.#writeRemote(cpu, value);
+    const guard = preemptOff();
+    try {
+      this.#writeRemote(cpu, value);
+    } finally {
+      preemptOn(guard);
+    }
   }
 
-  remoteRefMutRaw(cpu: number): never {
-    return this.#refAt(this.remotePtr(cpu), this.#mutRefs, true) as never;
+  #writeRemote(cpu: number, value: ValueOf<T>): void {
+    this.remoteRefMutRaw(cpu).value = value;
   }
 
   disassemble(op: AccessOp, options?: ProgramOptions): string[] {
-    return this.#program(op, options).instructions.map((i) => i.text);
+    return this.program(op, options).instructions.map((i) => i.text);
   }
 
-  #program(op: AccessOp, options: ProgramOptions = {}): AccessProgram {
+  /**
+   * The program of one access, built once per op and options.
+   *
+   * @param op Which access.
+   * @param options The remote CPU, the closure name.
+   * @returns The program.
+   */
+  program(op: AccessOp, options: ProgramOptions = {}): AccessProgram {
     const key = `${op}|${options.cpu ?? 0}|${options.fn ?? "f"}`;
     let program = this.#programs.get(key);
     if (!program) {
@@ -421,7 +659,7 @@ export class PercpuVariable<T extends Type = Type> {
           table: host.table,
           symbols: this.#symbols(),
           kind: this.#kind,
-          naive: host.naive,
+          forms: this.#forms,
           preempt: host.preempt,
         },
         op,
@@ -432,26 +670,25 @@ export class PercpuVariable<T extends Type = Type> {
     return program;
   }
 
-  #symbols(): AccessSymbols {
+  #refAt(address: number, cache: RefCache<T>, mutable: boolean): PercpuMutRef<T> {
     const host = this.#host;
-    return {
-      symbol: this.symbol,
-      vma: this.#vma,
-      loadStart: host.naive ? null : host.loadStart,
-      selfPtrVma: host.selfPtrVma,
-      percpuReg: host.percpuReg,
-    };
-  }
-
-  #refAt(address: number, cache: RefCache, mutable: boolean): PercpuMutRef<Type> {
+    if (this.#refUnmaps !== host.unmaps) {
+      // Memory was unmapped: a cached ref may point at memory that is gone,
+      // where something else may be mapped now.
+      this.#refUnmaps = host.unmaps;
+      for (const c of [this.#refs, this.#mutRefs]) {
+        c.lastAddress = -1;
+        c.last = null;
+        c.byAddress.clear();
+      }
+    }
     if (address === cache.lastAddress) return cache.last!;
     let ref = cache.byAddress.get(address);
     if (!ref) {
-      const host = this.#host;
       const cpu = host.cpuOfAddress(address);
       const label = refLabel(this.name, address, cpu < 0 ? null : cpu);
       const region = host.resolve(address, this.size, this.#align, label);
-      ref = makeRef({
+      ref = makeRef<T>({
         type: this.type,
         region,
         address,

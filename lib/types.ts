@@ -12,7 +12,8 @@
 import { type Arch, ARCHES } from "./arch.ts";
 import { type ArchTable, widthOf } from "./isa/isa.ts";
 import { ARCH_TABLES } from "./isa/tables.ts";
-import { valueText } from "./_describe.ts";
+import { checkInteger, checkOneOf } from "./_check.ts";
+import { isRevokedProxy, valueText } from "./_describe.ts";
 
 /** Names of the scalar types. */
 export type ScalarKind =
@@ -287,24 +288,35 @@ export function isIdentifier(name: string): boolean {
  * ```
  */
 export function isType(value: unknown): value is Type {
-  if (typeof value !== "object" || value === null) return false;
-  const kind = (value as { kind?: unknown }).kind;
-  if (typeof kind !== "string") return false;
-  if (kind === "struct" || kind === "array") return DESCRIPTORS.has(value);
-  return Object.hasOwn(SCALAR_TYPES, kind) && SCALAR_TYPES[kind as ScalarKind] === value;
+  // By identity only: no property of `value` is read, so a Proxy or a
+  // getter cannot pass for a descriptor or throw from here.
+  return typeof value === "object" && value !== null &&
+    (DESCRIPTORS.has(value) || SCALARS.has(value));
 }
 
 /** Composite descriptors made by {@linkcode struct} and {@linkcode array}. */
 const DESCRIPTORS = new WeakSet<object>();
+/** The scalar descriptors. */
+const SCALARS = new Set<object>(Object.values(SCALAR_TYPES));
+
+/**
+ * Field names `struct()` refuses: `__proto__` cannot be a plain property
+ * (an object literal or an assignment sets the prototype instead), so a
+ * value could never provide it and a copy of one would lose it.
+ */
+const RESERVED_FIELD_NAMES: readonly string[] = Object.freeze(["__proto__"]);
 
 /**
  * Describes a C-layout struct: fields in declaration order, each at its
  * natural alignment, the size padded to the largest field alignment.
  *
- * @param fields Field names (identifiers) mapped to their types.
+ * @param fields Field names (identifiers) mapped to their types. Each is
+ *   read once; the descriptor keeps its own frozen copy.
  * @returns The struct descriptor.
- * @throws {TypeError} When a field name is not an identifier or a field type
- *   is not a descriptor, or when there are no fields.
+ * @throws {TypeError} When `fields` is not a plain object or a field type is
+ *   not a descriptor.
+ * @throws {RangeError} When there are no fields, or a field name is not an
+ *   identifier or is reserved (`__proto__`).
  *
  * @example Rust's `struct Struct { foo: usize, bar: u8 }`
  * ```ts
@@ -318,32 +330,43 @@ const DESCRIPTORS = new WeakSet<object>();
 export function struct<const F extends Readonly<Record<string, Type>>>(
   fields: F,
 ): StructType<F> {
-  if (typeof fields !== "object" || fields === null || Array.isArray(fields)) {
+  if (
+    typeof fields !== "object" || fields === null || isRevokedProxy(fields) ||
+    Array.isArray(fields)
+  ) {
     throw new TypeError(`struct() expects an object of field types, got ${valueText(fields)}`);
   }
   const names = Object.keys(fields);
   if (names.length === 0) {
-    throw new TypeError(
+    throw new RangeError(
       "struct() needs at least one field; zero-sized per-CPU data is not supported",
     );
   }
+  const copy: Record<string, Type> = {};
   for (const name of names) {
     if (!isIdentifier(name)) {
-      throw new TypeError(
+      throw new RangeError(
         `struct field name ${JSON.stringify(name)} is not an identifier ([A-Za-z_][A-Za-z0-9_]*)`,
       );
     }
-    if (!isType(fields[name])) {
-      throw new TypeError(
-        `struct field "${name}" has ${
-          valueText(fields[name])
-        }; expected a type descriptor such as u32`,
+    if (RESERVED_FIELD_NAMES.includes(name)) {
+      throw new RangeError(
+        `struct field name ${JSON.stringify(name)} is reserved; reserved names: ${
+          RESERVED_FIELD_NAMES.join(", ")
+        }`,
       );
     }
+    const type: unknown = fields[name];
+    if (!isType(type)) {
+      throw new TypeError(
+        `struct field "${name}" has ${valueText(type)}; expected a type descriptor such as u32`,
+      );
+    }
+    copy[name] = type;
   }
   const descriptor = Object.freeze({
     kind: "struct" as const,
-    fields: Object.freeze({ ...fields }),
+    fields: Object.freeze(copy) as unknown as F,
   });
   DESCRIPTORS.add(descriptor);
   return descriptor;
@@ -355,7 +378,7 @@ export function struct<const F extends Readonly<Record<string, Type>>>(
  * @param element The element type.
  * @param length The number of elements, an integer from 1 to 2^20.
  * @returns The array descriptor.
- * @throws {TypeError} When `element` is not a descriptor.
+ * @throws {TypeError} When `element` is not a descriptor, or `length` not a number.
  * @throws {RangeError} When `length` is out of range.
  *
  * @example
@@ -369,11 +392,7 @@ export function array<E extends Type>(element: E, length: number): ArrayType<E> 
   if (!isType(element)) {
     throw new TypeError(`array() element must be a type descriptor, got ${valueText(element)}`);
   }
-  if (!Number.isInteger(length) || length < 1 || length > MAX_ARRAY_LENGTH) {
-    throw new RangeError(
-      `array() length must be an integer from 1 to ${MAX_ARRAY_LENGTH}, got ${valueText(length)}`,
-    );
-  }
+  checkInteger(length, "array() length", 1, MAX_ARRAY_LENGTH);
   const descriptor = Object.freeze({ kind: "array" as const, element, length });
   DESCRIPTORS.add(descriptor);
   return descriptor;
@@ -433,12 +452,14 @@ export function layoutOf(type: Type, pointerBytes: 4 | 8): TypeLayout {
   return result;
 }
 
-function pointerBytesOf(arch: Arch): 4 | 8 {
-  const table = ARCH_TABLES[arch as Arch] as ArchTable | undefined;
-  if (!Object.hasOwn(ARCH_TABLES, arch) || table === undefined) {
-    throw new RangeError(`unknown arch ${valueText(arch)}; accepted: ${ARCHES.join(", ")}`);
+/** Checks a public function's type and arch arguments; gives the pointer width. */
+function checkTypeAndArch(type: unknown, arch: unknown, what: string): 4 | 8 {
+  if (!isType(type)) {
+    throw new TypeError(
+      `${what}: expected a type descriptor such as u32 or struct({ … }), got ${valueText(type)}`,
+    );
   }
-  return table.pointerBytes;
+  return (ARCH_TABLES[checkOneOf(arch, ARCHES, `${what}: arch`)] as ArchTable).pointerBytes;
 }
 
 /**
@@ -447,6 +468,8 @@ function pointerBytesOf(arch: Arch): 4 | 8 {
  * @param type The descriptor.
  * @param arch The architecture; `usize`/`isize` are 4 bytes on `arm`.
  * @returns The size in bytes.
+ * @throws {TypeError} When `type` is not a descriptor or `arch` not a string.
+ * @throws {RangeError} On an unknown arch.
  *
  * @example
  * ```ts
@@ -458,7 +481,7 @@ function pointerBytesOf(arch: Arch): 4 | 8 {
  * ```
  */
 export function sizeOf(type: Type, arch: Arch = "x86_64"): number {
-  return layoutOf(type, pointerBytesOf(arch)).size;
+  return layoutOf(type, checkTypeAndArch(type, arch, "sizeOf")).size;
 }
 
 /**
@@ -467,6 +490,8 @@ export function sizeOf(type: Type, arch: Arch = "x86_64"): number {
  * @param type The descriptor.
  * @param arch The architecture.
  * @returns The alignment in bytes.
+ * @throws {TypeError} When `type` is not a descriptor or `arch` not a string.
+ * @throws {RangeError} On an unknown arch.
  *
  * @example
  * ```ts
@@ -476,7 +501,7 @@ export function sizeOf(type: Type, arch: Arch = "x86_64"): number {
  * ```
  */
 export function alignOf(type: Type, arch: Arch = "x86_64"): number {
-  return layoutOf(type, pointerBytesOf(arch)).align;
+  return layoutOf(type, checkTypeAndArch(type, arch, "alignOf")).align;
 }
 
 /**
@@ -486,7 +511,9 @@ export function alignOf(type: Type, arch: Arch = "x86_64"): number {
  * @param field The field name.
  * @param arch The architecture.
  * @returns The field's offset from the start of the struct.
- * @throws {RangeError} When the struct has no such field.
+ * @throws {TypeError} When `type` is not a struct descriptor, `field` not a
+ *   string or `arch` not a string.
+ * @throws {RangeError} When the struct has no such field, or on an unknown arch.
  *
  * @example
  * ```ts
@@ -500,10 +527,19 @@ export function offsetOf<F extends Readonly<Record<string, Type>>>(
   field: keyof F & string,
   arch: Arch = "x86_64",
 ): number {
-  const offsets = layoutOf(type, pointerBytesOf(arch)).fieldOffsets!;
+  const pointerBytes = checkTypeAndArch(type, arch, "offsetOf");
+  if (type.kind !== "struct") {
+    throw new TypeError(`offsetOf: expected a struct descriptor, got ${typeName(type)}`);
+  }
+  if (typeof field !== "string") {
+    throw new TypeError(`offsetOf: the field name must be a string, got ${valueText(field)}`);
+  }
+  const offsets = layoutOf(type, pointerBytes).fieldOffsets!;
   if (!Object.hasOwn(offsets, field)) {
     throw new RangeError(
-      `struct has no field ${JSON.stringify(field)}; fields are ${Object.keys(offsets).join(", ")}`,
+      `offsetOf: the struct has no field ${JSON.stringify(field)}; its fields are ${
+        Object.keys(offsets).join(", ")
+      }`,
     );
   }
   return offsets[field];

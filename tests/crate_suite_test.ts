@@ -224,6 +224,40 @@ function multiCoreDynamic(arch: Arch, features: Feature[]): void {
   assert.equal(bytes.getUint32(byteOffset + v.U32.offset(), true), 3);
 }
 
+/**
+ * custom-base's platform bases: each CPU's area where `_percpu_base_ptr`
+ * says, here in separate buffers at odd (but 64-byte aligned) offsets.
+ */
+function customBases(arch: Arch, features: Feature[]): void {
+  const buffers = [0, 1, 2, 3].map(() => new ArrayBuffer(8192));
+  const p = createPercpu({
+    arch,
+    features,
+    bases: (cpu) => ({ buffer: buffers[cpu], byteOffset: 64 * (3 - cpu) }),
+  });
+  const v = defineCrateVars(p);
+  assert.equal(p.init(4), 4);
+  const bases = [0, 1, 2, 3].map((cpu) => p.percpuAreaBase(cpu));
+  assert.equal(new Set(bases.map((b, cpu) => b - cpu * 64)).size, 4, "not one stride apart");
+  p.initPercpuReg(0);
+  // The register holds the plain base; offset() is the address − the link start.
+  assert.equal(portOf(p).context.readSysreg(p.percpuReg), bases[0]);
+  assert.equal(p.readPercpuReg(), bases[0]);
+  testPercpuLocal(v, bases[0]);
+  testPercpuRemote(p, v, 1);
+  testPercpuRemote(p, v, 2);
+  testPercpuRemote(p, v, 3);
+  // The copies are in the platform's memory.
+  assert.equal(new DataView(buffers[2]).getUint32(64 + v.U32.offset(), true), 0xf00d_f00d);
+  // read_remote / write_remote, the custom-base line's additions.
+  v.U16.writeRemote(3, 0x7777);
+  assert.equal(v.U16.readRemote(3), 0x7777);
+  assert.deepEqual(v.STRUCT.readRemote(3), { foo: 0x2333, bar: 100 });
+  v.STRUCT.writeRemote(3, { foo: 1, bar: 2 });
+  assert.deepEqual(v.STRUCT.readRemote(3), { foo: 1, bar: 2 });
+  testerLocalIsInit(v);
+}
+
 function initRejectsInvalidBase(arch: Arch, features: Feature[]): void {
   const p = createPercpu({ arch, features });
   defineCrateVars(p);
@@ -253,15 +287,24 @@ function spNaive(arch: Arch, features: Feature[]): void {
   assert.equal(p.readPercpuReg(), 0);
   testerLocalIsInit(v);
 
-  // init() ignores its memory, even a null base, and still reports one CPU.
+  // init() ignores its memory, even a null base, and its count, and reports one CPU.
   assert.equal(p.init(1, { buffer: null as unknown as ArrayBuffer }), 1);
   assert.equal(p.init(4), 1);
+  assert.equal(p.init(0), 1);
   assert.equal(p.percpuAreaNum(), 1);
   assert.equal(p.percpuAreaSize(), 0);
-  assert.equal(p.percpuAreaBase(0), 0);
+  assert.equal(p.percpuAreaLayoutExpected(4).size, 0);
+  // naive.rs: percpu_area_base(_) is 0, init_percpu_reg(_) does nothing, and
+  // every CPU's "copy" is the one global.
+  for (const cpu of [0, 1, 7]) assert.equal(p.percpuAreaBase(cpu), 0);
+  p.initPercpuReg(3);
+  assert.equal(p.readPercpuReg(), 0);
   for (const x of Object.values(v)) {
-    assert.throws(() => x.remotePtr(1), RangeError, `${x.name} has no CPU 1`);
+    assert.equal(x.remotePtr(5), x.currentPtr(), `${x.name}: CPU 5's copy is the global`);
   }
+  v.U32.remoteRefMutRaw(2).value = 0x2222;
+  assert.equal(v.U32.readCurrent(), 0x2222);
+  v.U32.writeCurrent(3);
 }
 
 function checkSymbolAddresses(arch: Arch, features: Feature[]): void {
@@ -275,7 +318,7 @@ function checkSymbolAddresses(arch: Arch, features: Feature[]): void {
     }
     return;
   }
-  if (features.includes("non-zero-vma")) {
+  if (features.includes("non-zero-vma") || features.includes("custom-base")) {
     assert.notEqual(_percpu_load_start, 0);
   } else {
     assert.equal(_percpu_load_start, 0);
@@ -283,7 +326,10 @@ function checkSymbolAddresses(arch: Arch, features: Feature[]): void {
   for (const x of Object.values(v)) {
     // offset() = symbol_vma(X) − symbol_vma(_percpu_load_start), each as the arch
     // materialises it (AArch64 keeps 16 bits of both).
-    const loadStartVma = archTable(p.arch).symbolVma(_percpu_load_start);
+    // custom-base computes current_ptr in Rust: nothing is truncated there.
+    const loadStartVma = p.hasFeature("custom-base")
+      ? _percpu_load_start
+      : archTable(p.arch).symbolVma(_percpu_load_start);
     assert.equal(x.offset(), x.symbolVma() - loadStartVma, x.name);
   }
 }
@@ -294,12 +340,15 @@ const FEATURE_SETS: Feature[][] = [
   ["non-zero-vma"],
   ["sp-naive"],
   ["sp-naive", "preempt"],
+  ["custom-base"],
+  ["custom-base", "preempt"],
 ];
 
 const COMBINATIONS: [Arch, Feature[]][] = [
   ...ARCHES.flatMap((arch) => FEATURE_SETS.map((f): [Arch, Feature[]] => [arch, f])),
   ["aarch64", ["arm-el2"]],
   ["aarch64", ["arm-el2", "preempt"]],
+  ["aarch64", ["arm-el2", "custom-base"]],
 ];
 
 Deno.test("crate test suite on every arch and feature set", async (t) => {
@@ -315,10 +364,17 @@ Deno.test("crate test suite on every arch and feature set", async (t) => {
         });
         return;
       }
-      await t.step("init_in_place (test_percpu_multi_core_in_place)", () => {
-        const taken = countingGuards(() => multiCoreInPlace(arch, features));
-        assert.equal(taken > 0, guarded);
-      });
+      if (features.includes("custom-base")) {
+        await t.step("areas at the platform's bases (custom-base)", () => {
+          const taken = countingGuards(() => customBases(arch, features));
+          assert.equal(taken > 0, guarded);
+        });
+      } else {
+        await t.step("init_in_place (test_percpu_multi_core_in_place)", () => {
+          const taken = countingGuards(() => multiCoreInPlace(arch, features));
+          assert.equal(taken > 0, guarded);
+        });
+      }
       await t.step("init with memory (test_percpu_multi_core_dynamic)", () => {
         const taken = countingGuards(() => multiCoreDynamic(arch, features));
         assert.equal(taken > 0, guarded);

@@ -25,7 +25,7 @@ import {
 } from "../mod.ts";
 import { type AccessProgram, type Instruction, Op, REG_COUNT } from "../lib/isa/mod.ts";
 import { SCALAR_TYPES } from "../lib/types.ts";
-import { accessProgram } from "../lib/isa/mod.ts";
+import { accessProgram, archTable } from "../lib/isa/mod.ts";
 import { portOf } from "../lib/_port.ts";
 
 const SYSTEM_REGS = ["GS_BASE", "TPIDR_EL1", "TPIDR_EL2", "gp", "$r21", "TPIDRPRW"] as const;
@@ -288,6 +288,111 @@ Deno.test("sp-naive: plain global accesses that never touch a per-CPU register",
   });
 });
 
+Deno.test("custom-base: current_ptr is read_percpu_reg() plus the address minus the link start", async (t) => {
+  await t.step("x86_64 reads GS_BASE itself (rdgsbase), not SELF_PTR", () => {
+    const x = createPercpu({ features: ["custom-base"] }).defPercpu("X", u64, 0n);
+    assert.deepEqual(x.disassemble("read"), [
+      "rdgsbase rax",
+      "mov esi, offset __PERCPU_X",
+      "mov edi, offset _percpu_load_start",
+      "sub esi, edi",
+      "add rax, rsi",
+      "mov rax, qword ptr [rax]",
+    ]);
+  });
+  await t.step("riscv64", () => {
+    const x = createPercpu({ arch: "riscv64", features: ["custom-base"] }).defPercpu("X", u32, 0);
+    assert.deepEqual(x.disassemble("write"), [
+      "mv a0, gp",
+      "lui a5, %hi(__PERCPU_X)",
+      "addi a5, a5, %lo(__PERCPU_X)",
+      "lui a6, %hi(_percpu_load_start)",
+      "addi a6, a6, %lo(_percpu_load_start)",
+      "sub a5, a5, a6",
+      "add a0, a0, a5",
+      "sw a1, 0(a0)",
+    ]);
+  });
+  for (const arch of ARCHES) {
+    await t.step(`${arch}: the register is sampled first, once`, () => {
+      const p = createPercpu({ arch, features: ["custom-base"] });
+      const x = p.defPercpu("X", u32, 0);
+      for (const op of ["ptr", "read", "write", "add"] as const) {
+        const program = accessProgram(x, op).instructions;
+        assert.ok(program[0].samplesPercpuReg, `${op}: ${program[0].text}`);
+        assert.equal(program.filter((i) => i.samplesPercpuReg).length, 1, op);
+        assert.ok(program.some((i) => i.text.includes("_percpu_load_start")), op);
+      }
+    });
+  }
+});
+
+Deno.test("dynamic variables: this_cpu_ptr on a pointer held at run time", async (t) => {
+  await t.step(
+    "x86_64: the pointer is loaded, then one gs-relative access (Linux this_cpu_*)",
+    () => {
+      const p = createPercpu();
+      p.init(2);
+      const d = p.allocPercpu(u32);
+      const ptr = `mov rsi, qword ptr [rip + ${d.symbol}]`;
+      assert.deepEqual(d.disassemble("read"), [ptr, "mov eax, dword ptr gs:[rsi]"]);
+      assert.deepEqual(d.disassemble("add"), [ptr, "add dword ptr gs:[rsi], edx"]);
+      assert.deepEqual(d.disassemble("ptr"), [
+        ptr,
+        "mov rax, qword ptr gs:[offset __PERCPU_SELF_PTR]",
+        "add rax, rsi",
+      ]);
+    },
+  );
+  await t.step("loongarch64: an indexed access with $r21", () => {
+    const p = createPercpu({ arch: "loongarch64" });
+    p.defPercpu("PAD", u64, 0n);
+    const d = p.allocPercpu(u16);
+    assert.deepEqual(d.disassemble("write"), [
+      `pcalau12i $t0, %pc_hi20(${d.symbol})`,
+      `ld.d $t0, $t0, %pc_lo12(${d.symbol})`,
+      "stx.h $a1, $t0, $r21",
+    ]);
+  });
+  for (const arch of ARCHES) {
+    for (const features of [[], ["non-zero-vma"], ["custom-base"]] as Feature[][]) {
+      await t.step([arch, ...features].join(" + "), () => {
+        const p = createPercpu({ arch, features });
+        p.defPercpu("PAD", u64, 0n);
+        const d = p.allocPercpu(u32);
+        for (const op of ["ptr", "read", "write", "add", "with-current"] as const) {
+          const program = accessProgram(d, op).instructions;
+          const load = program.findIndex((i) => i.accessesMemory);
+          const sample = program.findIndex((i) => i.samplesPercpuReg);
+          assert.ok(load >= 0 && load < sample, `${op}: the pointer is loaded before the register`);
+          assert.equal(program[load].kind, "usize", `${op}: a pointer-sized load`);
+          assert.ok(!program[load].samplesPercpuReg, `${op}: from a plain global`);
+          assert.ok(
+            program.slice(0, load + 1).some((i) => i.text.includes(d.symbol)),
+            `${op}: the pointer is ${d.symbol}`,
+          );
+          // A read-modify-write through an index samples it at the load and the store.
+          const samples = program.filter((i) => i.samplesPercpuReg).length;
+          assert.ok(op === "add" ? samples >= 1 : samples === 1, `${op}: ${samples} samples`);
+          assert.ok(program.every((i) => !i.text.includes("__PERCPU_PAD")), op);
+        }
+        const remote = accessProgram(d, "remote-ptr", { cpu: 1 }).instructions;
+        assert.ok(remote.every((i) => !i.samplesPercpuReg), "per_cpu_ptr uses no register");
+        // The pointer holds the offset plus what the register lacks of the base:
+        // symbol_vma(_percpu_load_start) under non-zero-vma (16 bits on AArch64: 0 here).
+        const bias = features.includes("non-zero-vma")
+          ? archTable(arch).symbolVma(createPercpu({ arch, features }).symbols()._percpu_load_start)
+          : 0;
+        assert.equal(
+          remote.some((i) => i.text.includes("_percpu_load_start")),
+          bias !== 0,
+          "per_cpu_ptr subtracts the register's bias from the pointer, when there is one",
+        );
+      });
+    }
+  }
+});
+
 Deno.test("structs and arrays have only the pointer accesses", () => {
   const p = createPercpu({ arch: "riscv64" });
   const s = p.defPercpu("S", struct({ a: u8, b: u16 }), { a: 1, b: 2 });
@@ -422,7 +527,7 @@ function execute(
         break;
       case Op.AddMemPreg:
       case Op.AddMem: {
-        const address = i.op === Op.AddMemPreg ? num(preg() + BigInt(i.imm)) : at(i, 0n);
+        const address = at(i, i.op === Op.AddMemPreg ? preg() : 0n);
         store(p, i.kind!, address, addValues(p, i.kind!, load(p, i.kind!, address), regs[i.b]));
         break;
       }
@@ -562,6 +667,8 @@ const EXEC_FEATURES: Feature[][] = [
   ["non-zero-vma", "preempt"],
   ["sp-naive"],
   ["sp-naive", "preempt"],
+  ["custom-base"],
+  ["custom-base", "preempt"],
 ];
 
 function executionCases(): [Arch, Feature[]][] {
@@ -672,6 +779,13 @@ Deno.test("executing each disassembled access does what the accessors do", async
       const s = p.defPercpu("S", struct({ a: u8, b: usize, c: f32 }), { a: 1, b: 2, c: 3 });
       const cpus = p.init(3);
       for (const x of vars) checkScalar(p, x, cpus);
+      if (!features.includes("sp-naive")) {
+        // Dynamic variables: their pointer is loaded at run time.
+        for (const [kind, type] of Object.entries(SCALAR_TYPES)) {
+          const init = kind === "bool" ? true : kind === "u64" || kind === "i64" ? 1n : 1;
+          checkScalar(p, p.allocPercpu(type, init as never) as ScalarPercpuVar, cpus);
+        }
+      }
 
       for (let cpu = 0; cpu < cpus; cpu++) {
         p.initPercpuReg(cpu);

@@ -195,12 +195,15 @@ Deno.test("AArch64 refuses offsets that movz #:abs_g0_nc: cannot hold", () => {
   assert.equal(p.percpuAreaSize(), 1);
 });
 
+// Wrong JavaScript types are TypeErrors; values of the right type that are
+// out of range (no fields, a name that is not an identifier) are RangeErrors.
 Deno.test("type descriptors reject bad input", () => {
-  assertFails(() => struct({}), TypeError, /at least one field/);
-  assertFails(() => struct({ "bad name": u8 }), TypeError, /"bad name"/, /identifier/);
+  assertFails(() => struct({}), RangeError, /at least one field/);
+  assertFails(() => struct({ "bad name": u8 }), RangeError, /"bad name"/, /identifier/);
   assertFails(() => struct({ a: "u8" } as never), TypeError, /"a"/, /string "u8"/);
   assertFails(() => struct([u8] as never), TypeError, /array/);
   assertFails(() => array({ kind: "u8" } as never, 2), TypeError, /an object/);
+  assertFails(() => array(u8, "4" as never), TypeError, /string "4"/, /number/);
   assertFails(() => array(u8, 0), RangeError, /number 0/, /1 to/);
   assertFails(() => array(u8, 1.5), RangeError, /1\.5/);
 });
@@ -239,7 +242,8 @@ Deno.test("init rejects bad memory and changes nothing", async (t) => {
           /-64/,
           /non-negative/,
         ],
-        [() => p.init(0), RangeError, /number 0/, /1 to 65536/],
+        [() => p.init(65537), RangeError, /65537/, /0 to 65536/],
+        [() => p.init(-1), RangeError, /-1/],
         [() => p.init(2.5), RangeError, /2\.5/],
         [() => p.init("2" as never), TypeError, /"2"/],
       ];
@@ -297,18 +301,25 @@ Deno.test("bad CPU ids are rejected everywhere", async (t) => {
       }
     });
   }
-  await t.step("sp-naive has only CPU 0", () => {
+  await t.step("sp-naive takes any CPU id, as the crate, but still only usize ones", () => {
     const p = createPercpu({ features: ["sp-naive"] });
     const x = p.defPercpu("X", u32, 1);
     p.init(1);
-    assertFails(() => x.remotePtr(1), RangeError, /number 1/, /only CPU 0/);
-    assertFails(() => p.initPercpuReg(1), RangeError, /only CPU 0/);
+    assert.equal(x.remotePtr(1), x.remotePtr(0));
+    p.initPercpuReg(9);
+    for (const cpu of [-1, 1.5, NaN]) {
+      assertFails(() => x.remotePtr(cpu), RangeError, new RegExp(String(cpu)));
+      assertFails(() => p.initPercpuReg(cpu), RangeError, new RegExp(String(cpu)));
+      assertFails(() => p.percpuAreaBase(cpu), RangeError, new RegExp(String(cpu)));
+    }
+    assertFails(() => p.initPercpuReg("1" as never), TypeError, /"1"/);
     assert.equal(x.remoteRefRaw(0).value, 1);
   });
   await t.step("percpuAreaLayoutExpected rejects negative and fractional counts", () => {
     const p = createPercpu();
-    assertFails(() => p.percpuAreaLayoutExpected(-1), RangeError, /-1/, /non-negative integer/);
+    assertFails(() => p.percpuAreaLayoutExpected(-1), RangeError, /-1/, /≥ 0/);
     assertFails(() => p.percpuAreaLayoutExpected(0.5), RangeError, /0\.5/);
+    assertFails(() => p.percpuAreaLayoutExpected("2" as never), TypeError, /"2"/);
     assert.deepEqual(p.percpuAreaLayoutExpected(0), { size: 0, align: 64 });
   });
   await t.step("linkerScript rejects a bad cpuNum", () => {

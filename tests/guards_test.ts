@@ -16,6 +16,7 @@ import {
   u64,
   u8,
 } from "../mod.ts";
+import { defPercpuCounter } from "../lib/workers/mod.ts";
 import {
   IrqSave,
   type KernelGuardIf,
@@ -443,5 +444,202 @@ Deno.test("without preempt no accessor takes a guard", async (t) => {
         assert.deepEqual(calls, []);
       });
     }
+  }
+});
+
+// ---------------------------------------------------------------------------
+// Exception safety, as kernel_guard's RAII guards have it: a hook that
+// throws while a guard is acquired leaves nothing acquired; a hook that
+// throws on release does not stop the rest of the release; an error of the
+// guarded code is never lost (SuppressedError, as `using` does).
+
+/** A kernel whose hooks throw on demand. */
+class FaultyKernel extends RecordingKernel {
+  failing = new Set<string>();
+
+  #fail(hook: string): void {
+    if (this.failing.has(hook)) {
+      this.calls.push(`${hook} threw`);
+      throw new Error(`${hook} failed`);
+    }
+  }
+
+  override disablePreempt(): void {
+    this.#fail("disablePreempt");
+    super.disablePreempt();
+  }
+
+  override enablePreempt(): void {
+    this.#fail("enablePreempt");
+    super.enablePreempt();
+  }
+
+  override localIrqSaveAndDisable(): number {
+    this.#fail("localIrqSaveAndDisable");
+    return super.localIrqSaveAndDisable();
+  }
+
+  override localIrqRestore(state: number): void {
+    this.#fail("localIrqRestore");
+    super.localIrqRestore(state);
+  }
+}
+
+function suppressedOf(e: unknown): { error: unknown; suppressed: unknown } {
+  assert.ok(e instanceof Error, `expected an Error, got ${e}`);
+  assert.equal(e.name, "SuppressedError");
+  return e as unknown as { error: unknown; suppressed: unknown };
+}
+
+Deno.test("a guard whose acquisition fails halfway gives back what it took", () => {
+  const kernel = new FaultyKernel();
+  kernel.failing.add("localIrqSaveAndDisable");
+  withKernel(kernel, () => {
+    assert.throws(() => new NoPreemptIrqSave(), /localIrqSaveAndDisable failed/);
+    assert.throws(() => NoPreemptIrqSave.acquire(), /localIrqSaveAndDisable failed/);
+  });
+  assert.equal(kernel.depth, 0, "preemption was enabled again");
+  assert.deepEqual(kernel.calls, [
+    "disablePreempt",
+    "localIrqSaveAndDisable threw",
+    "enablePreempt",
+    "disablePreempt",
+    "localIrqSaveAndDisable threw",
+    "enablePreempt",
+  ]);
+
+  // When undoing fails as well, both errors are kept.
+  const worse = new FaultyKernel();
+  worse.failing.add("localIrqSaveAndDisable").add("enablePreempt");
+  withKernel(worse, () => {
+    assert.throws(() => new NoPreemptIrqSave(), (e) => {
+      const { error, suppressed } = suppressedOf(e);
+      assert.match(String(error), /enablePreempt failed/);
+      assert.match(String(suppressed), /localIrqSaveAndDisable failed/);
+      return true;
+    });
+  });
+
+  // A hook that throws on acquire is taken not to have acquired.
+  const refusing = new FaultyKernel();
+  refusing.failing.add("disablePreempt");
+  withKernel(refusing, () => {
+    assert.throws(() => new NoPreempt(), /disablePreempt failed/);
+    assert.throws(() => new NoPreemptIrqSave(), /disablePreempt failed/);
+  });
+  assert.deepEqual(refusing.calls, ["disablePreempt threw", "disablePreempt threw"]);
+});
+
+Deno.test("a release whose first step throws still runs the second", () => {
+  const kernel = new FaultyKernel();
+  withKernel(kernel, () => {
+    const guard = new NoPreemptIrqSave();
+    kernel.failing.add("localIrqRestore");
+    assert.throws(() => guard.release(), /localIrqRestore failed/);
+    assert.equal(guard.held, false, "the release counts as done");
+    guard.release(); // and is not attempted twice
+    const state = NoPreemptIrqSave.acquire();
+    assert.throws(() => NoPreemptIrqSave.release(state), /localIrqRestore failed/);
+  });
+  assert.equal(kernel.depth, 0, "preemption is enabled despite the IRQ restore failing");
+  assert.equal(kernel.calls.filter((c) => c === "enablePreempt").length, 2);
+});
+
+Deno.test("using keeps the block's error when the release throws too", () => {
+  const kernel = new FaultyKernel();
+  withKernel(kernel, () => {
+    assert.throws(() => {
+      using _guard = new NoPreemptIrqSave();
+      kernel.failing.add("localIrqRestore");
+      throw new RangeError("the block failed");
+    }, (e) => {
+      const { error, suppressed } = suppressedOf(e);
+      assert.match(String(error), /localIrqRestore failed/);
+      assert.ok(suppressed instanceof RangeError);
+      return true;
+    });
+  });
+  assert.equal(kernel.depth, 0);
+});
+
+Deno.test("preempt: guarded accessors are exception-safe", async (t) => {
+  for (const arch of ["x86_64", "riscv64"] as Arch[]) {
+    await t.step(arch, () => {
+      const { p, x, s } = fixture(arch, ["preempt"]);
+      const counterSystem = createPercpu({ arch, features: ["preempt"] });
+      const events = defPercpuCounter(counterSystem, "EVENTS", { batch: 4 });
+      counterSystem.init(1);
+      counterSystem.initPercpuReg(0);
+      const guarded: [string, () => unknown][] = [
+        ["readCurrent", () => x.readCurrent()],
+        ["writeCurrent", () => x.writeCurrent(8)],
+        ["addCurrent", () => x.addCurrent(1)],
+        ["withCurrent", () => x.withCurrent((r) => (r.value = 9))],
+        ["struct withCurrent", () => s.withCurrent((r) => (r.value.a = 9))],
+        ["resetToInit", () => x.resetToInit()],
+        ["counter add", () => events.add()],
+      ];
+      const snapshot = () => [x.remoteRefRaw(0).value, s.remoteRefRaw(0).value.a, events.sum()];
+      for (const [name, call] of guarded) {
+        // disablePreempt throws: nothing runs, nothing is enabled.
+        const refusing = new FaultyKernel();
+        refusing.failing.add("disablePreempt");
+        const before = snapshot();
+        withKernel(refusing, () => assert.throws(call, /disablePreempt failed/, name));
+        assert.deepEqual(refusing.calls, ["disablePreempt threw"], name);
+        assert.deepEqual(snapshot(), before, `${name} changed nothing`);
+
+        // enablePreempt throws after the access: its error is what comes out.
+        const failing = new FaultyKernel();
+        failing.failing.add("enablePreempt");
+        withKernel(failing, () => assert.throws(call, /enablePreempt failed/, name));
+        assert.deepEqual(failing.calls, ["disablePreempt", "enablePreempt threw"], name);
+      }
+      p.initPercpuReg(0);
+    });
+  }
+});
+
+Deno.test("preempt: the guarded code's error is never lost to the release's", async (t) => {
+  for (const arch of ["x86_64", "aarch64"] as Arch[]) {
+    await t.step(arch, () => {
+      const { x, s } = fixture(arch, ["preempt"]);
+      const failing: [string, () => unknown, ErrorConstructor | typeof FaultError][] = [
+        ["withCurrent closure", () =>
+          x.withCurrent(() => {
+            throw new RangeError("closure failed");
+          }), RangeError],
+        ["struct withCurrent closure", () =>
+          s.withCurrent(() => {
+            throw new SyntaxError("closure failed");
+          }), SyntaxError],
+        ["writeCurrent of a bad value", () => x.writeCurrent(-1), RangeError],
+        ["addCurrent of a bad delta", () => x.addCurrent("1" as never), TypeError],
+      ];
+      for (const [name, call, Class] of failing) {
+        const kernel = new FaultyKernel();
+        kernel.failing.add("enablePreempt");
+        withKernel(kernel, () => {
+          assert.throws(call, (e) => {
+            const { error, suppressed } = suppressedOf(e);
+            assert.match(String(error), /enablePreempt failed/, name);
+            assert.ok(suppressed instanceof Class, `${name}: ${suppressed}`);
+            return true;
+          });
+        });
+      }
+      // A fault inside the guard, with a failing release.
+      const p2 = createPercpu({ arch, features: ["preempt"] });
+      const y = p2.defPercpu("Y", u32, 0);
+      p2.init(1);
+      const kernel = new FaultyKernel();
+      kernel.failing.add("enablePreempt");
+      withKernel(kernel, () => {
+        assert.throws(() => y.readCurrent(), (e) => {
+          assert.ok(suppressedOf(e).suppressed instanceof FaultError);
+          return true;
+        });
+      });
+    });
   }
 });

@@ -50,9 +50,11 @@ import {
   WIDE,
 } from "./fixtures/cpu_task.ts";
 import { portOf } from "../lib/_port.ts";
+import { LAST, PACKETS, percpu as dynamicSystem } from "./fixtures/dynamic_task.ts";
 
 const TASK = new URL("./fixtures/cpu_task.ts", import.meta.url);
 const STALE_TASK = new URL("./fixtures/stale_task.ts", import.meta.url);
+const ENDING_TASK = new URL("./fixtures/ending_task.ts", import.meta.url);
 
 function defineAB(p: Percpu) {
   return { A: p.defPercpu("A", u32, 1), B: p.defPercpu("B", u64, 2n) };
@@ -174,7 +176,7 @@ Deno.test("attachShared and shareAreas reject bad input and change nothing", () 
   defineAB(other);
   assert.throws(() => attachShared(other, shared, 2), {
     name: "RangeError",
-    message: "attachShared: CPU id number 2 is out of range; the shared areas have ids 0 to 1",
+    message: "attachShared: the CPU id must be an integer from 0 to 1, got number 2",
   });
   assert.throws(() => attachShared(other, shared, "1" as never), TypeError);
   assert.throws(
@@ -363,7 +365,60 @@ Deno.test("a per-CPU counter folds at the batch; read() lags, sum() is exact", a
     assert.throws(() => defPercpuCounter(createPercpu(), "X", { batch: 2 ** 31 }), RangeError);
     assert.throws(() => defPercpuCounter(createPercpu(), "X", { batch: "8" as never }), TypeError);
     assert.throws(() => defPercpuCounter(p, "LATE"), { name: "DefinitionError" });
+    assert.throws(() => defPercpuCounter(createPercpu(), "X", { bacth: 8 } as never), {
+      name: "TypeError",
+      message: /unknown defPercpuCounter option "bacth"/,
+    });
+    assert.throws(() => defPercpuCounter({} as never, "X"), {
+      name: "TypeError",
+      message: /expected a per-CPU system/,
+    });
   });
+
+  await t.step(
+    "the total never wraps: an add that would leave the safe integers is refused",
+    () => {
+      const p = createPercpu();
+      const big = defPercpuCounter(p, "BIG", { batch: 4 });
+      p.init(2);
+      p.initPercpuReg(0);
+      const max = Number.MAX_SAFE_INTEGER;
+      big.add(max - 3);
+      big.add(2);
+      p.initPercpuReg(1);
+      big.add(1);
+      assert.equal(big.sum(), max);
+      const before = [
+        big.read(),
+        big.sum(),
+        big.delta.remoteRefRaw(0).value,
+        big.delta.remoteRefRaw(1).value,
+      ];
+      // Today's bug: 2,048 adds of 2^53 − 1 wrapped the i64 total to −2048.
+      for (const amount of [max, 4]) {
+        assert.throws(() => big.add(amount), {
+          name: "RangeError",
+          message:
+            /BIG\.add: adding -?\d+ would take the shared total from .* outside the safe integers.*nothing was added/,
+        });
+      }
+      assert.deepEqual(
+        [big.read(), big.sum(), big.delta.remoteRefRaw(0).value, big.delta.remoteRefRaw(1).value],
+        before,
+      );
+      big.add(-max);
+      assert.equal(big.sum(), 0);
+      for (let i = 0; i < 2048; i++) {
+        try {
+          big.add(max);
+        } catch (e) {
+          assert.ok(e instanceof RangeError);
+        }
+      }
+      assert.equal(big.sum(), max);
+      assert.ok(big.read() > 0);
+    },
+  );
 
   await t.step("a register that points nowhere faults", () => {
     const p = createPercpu({ arch: "loongarch64" });
@@ -460,6 +515,65 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "runOnCpus: a task that ends its Worker fails that CPU alone",
+  async fn() {
+    const { percpu, MARK } = await import(ENDING_TASK.href);
+    const shared = shareAreas(percpu, 4);
+    const outcomes = await runOnCpus<number>({ module: ENDING_TASK, shared });
+    assert.deepEqual(outcomes.map((o) => [o.cpu, o.ok]), [[0, false], [1, false], [2, false], [
+      3,
+      true,
+    ]]);
+    const messages = outcomes.map((o) => o.ok ? o.value : o.error.message);
+    assert.match(
+      String(messages[0]),
+      /^CPU 0: Error: the task ended its Worker with Deno\.exit\(3\)/,
+    );
+    assert.match(String(messages[1]), /^CPU 1: Error: the task ended its Worker with close\(\)/);
+    assert.match(
+      String(messages[2]),
+      /^CPU 2: Error: the task ended its Worker with Deno\.exit\(5\)/,
+    );
+    assert.equal(messages[3], 3);
+    for (const outcome of outcomes) {
+      if (!outcome.ok) assert.ok(outcome.error instanceof CpuTaskError);
+    }
+    // What each task did before it ended is kept.
+    for (let cpu = 0; cpu < 4; cpu++) assert.equal(MARK.remoteRefRaw(cpu).value, cpu + 100);
+  },
+});
+
+Deno.test({
+  name: "runOnCpus: args that cannot be cloned are refused before any Worker starts",
+  async fn() {
+    // The test's resource sanitizer fails it if a Worker is left running.
+    const shared = shareAreas(taskSystem, 2);
+    for (const args of [{ f: () => 1 }, [Symbol("s")], { nested: { p: new WeakMap() } }]) {
+      await assert.rejects(
+        () => runOnCpus({ module: TASK, shared, args }),
+        (e) => {
+          assert.ok(e instanceof TypeError);
+          assert.match(e.message, /^runOnCpus: args must be structured-cloneable/);
+          assert.equal((e.cause as Error).name, "DataCloneError");
+          return true;
+        },
+      );
+    }
+    // Args are read once, and every CPU gets that one copy.
+    let reads = 0;
+    const args = {
+      get iterations() {
+        reads++;
+        return reads === 1 ? 5 : 1e9;
+      },
+    };
+    const outcomes = await runOnCpus<{ hits: number }, CountArgs>({ module: TASK, shared, args });
+    assert.equal(reads, 1);
+    assert.deepEqual(outcomes.map((o) => o.ok && o.value.hits), [5, 5]);
+  },
+});
+
 Deno.test("runOnCpus rejects bad options before starting a Worker", async () => {
   const shared = shareAreas(taskSystem, 2);
   await assert.rejects(() => runOnCpus({ module: "./task.ts", shared }), {
@@ -471,6 +585,22 @@ Deno.test("runOnCpus rejects bad options before starting a Worker", async () => 
   await assert.rejects(() => runOnCpus({ module: TASK, shared, task: "" }), TypeError);
   const aborted = AbortSignal.abort(new Error("stop"));
   await assert.rejects(() => runOnCpus({ module: TASK, shared, signal: aborted }), /stop/);
+  await assert.rejects(() => runOnCpus({ module: TASK, shared, workers: "2" as never }), TypeError);
+  await assert.rejects(() => runOnCpus({ module: TASK, shared, signal: {} as never }), TypeError);
+  await assert.rejects(() => runOnCpus({ module: TASK, shared, wokers: 1 } as never), {
+    name: "TypeError",
+    message: /unknown runOnCpus option "wokers"/,
+  });
+  await assert.rejects(() => runOnCpus(undefined as never), TypeError);
+  // What cannot be sent to a Worker is refused before any starts (the
+  // resource sanitizer fails the test if one is left running).
+  await assert.rejects(
+    () => runOnCpus({ module: TASK, shared: { ...shared, f: () => 1 } as never }),
+    {
+      name: "TypeError",
+      message: /^runOnCpus: shared must be what shareAreas\(\) returned: /,
+    },
+  );
 });
 
 Deno.test({
@@ -498,4 +628,18 @@ Deno.test({
     assert.ok(outcomes.every((o) => o.ok), JSON.stringify(outcomes));
     assert.ok(reads > 0);
   },
+});
+
+Deno.test("Workers share dynamic variables", async () => {
+  const shared = shareAreas(dynamicSystem, 2);
+  assert.equal(shared.dynamic.length, 1, "one chunk holds both");
+  assert.ok(shared.dynamic[0] instanceof SharedArrayBuffer);
+  const outcomes = await runOnCpus<string, number>({
+    module: new URL("./fixtures/dynamic_task.ts", import.meta.url),
+    shared,
+    args: 1000,
+  });
+  assert.deepEqual(outcomes.map((o) => o.ok && o.value), ["1000", "2000"]);
+  assert.deepEqual([PACKETS.readRemote(0), PACKETS.readRemote(1)], [1000n, 2000n]);
+  assert.deepEqual([LAST.readRemote(0), LAST.readRemote(1)], [0, 1]);
 });

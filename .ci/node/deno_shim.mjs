@@ -3,6 +3,7 @@
 // Node. Only what those suites use is provided: a test file that needs more
 // of Deno belongs to the Deno-only list in .ci/node_tests.
 import { test } from "node:test";
+import { inspect } from "node:util";
 
 function normalize(args) {
   const [first, second, third] = args;
@@ -35,6 +36,10 @@ function context(t) {
 }
 
 globalThis.Deno = {
+  // What the core suites ask of Deno beyond tests: rendering a value (refs
+  // and views implement Node's inspect hook as well as Deno's) and heap size.
+  inspect: (value, options) => inspect(value, options),
+  memoryUsage: () => process.memoryUsage(),
   test(...args) {
     const { name, fn, ignore, only } = normalize(args);
     test(

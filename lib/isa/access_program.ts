@@ -92,6 +92,14 @@ export interface AccessProgram {
   readonly input: Slot;
 }
 
+/**
+ * Which of a table's sequences a variable's accesses use: the crate's
+ * per-CPU asm (`imp`), plain globals (`sp-naive`), custom-base's Rust
+ * `current_ptr()`, or a dynamically allocated object reached through its
+ * run-time pointer (`dynamic`).
+ */
+export type AccessForms = "imp" | "sp-naive" | "custom-base" | "dynamic";
+
 /** What a system tells the builder about a variable. */
 export interface ProgramTarget {
   /** The architecture's table. */
@@ -100,10 +108,33 @@ export interface ProgramTarget {
   readonly symbols: AccessSymbols;
   /** The scalar kind, or `null` for structs and arrays. */
   readonly kind: ScalarKind | null;
-  /** `sp-naive`: the variable is a plain global. */
-  readonly naive: boolean;
+  /** Which sequences its accesses use. */
+  readonly forms: AccessForms;
   /** `preempt`: guarded ops take `NoPreempt`. */
   readonly preempt: boolean;
+}
+
+/** The current-CPU sequences of one form. */
+interface Forms {
+  /** `T ←` the offset (`P ←` the global's address under sp-naive). */
+  offset(s: AccessSymbols): Instruction[];
+  ptr(s: AccessSymbols): Instruction[];
+  read(s: AccessSymbols, kind: ScalarKind): Instruction[];
+  write(s: AccessSymbols, kind: ScalarKind): Instruction[];
+  add(s: AccessSymbols, kind: ScalarKind): Instruction[];
+}
+
+function formsOf(table: ArchTable, forms: AccessForms): Forms {
+  switch (forms) {
+    case "imp":
+      return table;
+    case "sp-naive":
+      return { ...table.naive, offset: table.naive.ptr };
+    case "custom-base":
+      return { ...table.customBase, offset: table.offset };
+    case "dynamic":
+      return table.dynamic;
+  }
 }
 
 /**
@@ -143,7 +174,8 @@ export function buildProgram(
       }`,
     );
   }
-  const { table, symbols: s, naive } = target;
+  const { table, symbols: s } = target;
+  const forms = formsOf(table, target.forms);
   const cpu = options.cpu ?? 0;
   if (!Number.isInteger(cpu) || cpu < 0) {
     throw new RangeError(`the remote CPU must be a non-negative integer, got ${valueText(cpu)}`);
@@ -155,40 +187,40 @@ export function buildProgram(
   let input: Slot = -1;
   switch (base) {
     case "offset":
-      body = naive ? table.naive.ptr(s) : table.offset(s);
+      body = forms.offset(s);
       break;
     case "ptr":
-      body = naive ? table.naive.ptr(s) : table.ptr(s);
+      body = forms.ptr(s);
       break;
     case "read":
-      body = naive ? table.naive.read(s, k) : table.read(s, k);
+      body = forms.read(s, k);
       result = Reg.P;
       break;
     case "write":
-      body = naive ? table.naive.write(s, k) : table.write(s, k);
+      body = forms.write(s, k);
       input = Reg.V;
       break;
     case "add":
-      body = naive ? table.naive.add(s, k) : table.add(s, k);
+      body = forms.add(s, k);
       input = Reg.D;
       break;
     case "with-current":
       body = [
-        ...(naive ? table.naive.ptr(s) : table.ptr(s)),
+        ...forms.ptr(s),
         ...table.load(k),
         insn(`${table.call} ${options.fn ?? "f"}`, Op.CallFn, { d: Reg.V, a: Reg.V, kind: k }),
         ...table.store(k),
       ];
       break;
     case "remote-ptr":
-      body = remotePtr(target, cpu);
+      body = remotePtr(target, forms, cpu);
       break;
     case "remote-read":
-      body = [...remotePtr(target, cpu), ...table.load(k)];
+      body = [...remotePtr(target, forms, cpu), ...table.load(k)];
       result = Reg.V;
       break;
     default:
-      body = [...remotePtr(target, cpu), ...table.store(k)];
+      body = [...remotePtr(target, forms, cpu), ...table.store(k)];
       input = Reg.V;
       break;
   }
@@ -203,8 +235,9 @@ export function buildProgram(
   return Object.freeze({ op, instructions: Object.freeze(instructions), result, input });
 }
 
-function remotePtr(target: ProgramTarget, cpu: number): Instruction[] {
+/** `P ←` CPU `cpu`'s copy: `percpu_area_base(cpu)` plus the offset (the global under sp-naive). */
+function remotePtr(target: ProgramTarget, forms: Forms, cpu: number): Instruction[] {
   const { table, symbols: s } = target;
-  if (target.naive) return table.naive.ptr(s);
-  return [...table.areaBase(cpu), ...table.offset(s), table.addOffset];
+  if (target.forms === "sp-naive") return forms.ptr(s);
+  return [...table.areaBase(cpu), ...forms.offset(s), table.addOffset];
 }

@@ -1,11 +1,17 @@
 /**
  * The Worker side of {@linkcode runOnCpus}. Each Worker's entry is a
- * two-line module that `runOnCpus` writes: it imports the task module and
- * this one statically and calls {@linkcode serveCpuTask}, which waits for the
- * request, attaches the task module's system to the shared areas as this
+ * two-line module that `runOnCpus` writes: it imports this module and the
+ * task module statically and calls {@linkcode serveCpuTask}, which waits for
+ * the request, attaches the task module's system to the shared areas as this
  * Worker's CPU, runs the task and answers with its result or its error.
  * (Static imports keep the library free of a dynamic `import()` of a
  * run-time URL, which JSR cannot analyse.)
+ *
+ * A Worker that ends itself sends nothing to its creator, which would then
+ * wait for it forever. So, in a Worker, this module wraps `close()` and
+ * `Deno.exit()` before the task module is evaluated (it is imported first),
+ * and listens for `unload`: a task that ends its Worker answers with a
+ * failure first, naming what it called.
  *
  * @module
  */
@@ -43,17 +49,79 @@ export type CpuWorkerReply =
 interface WorkerScope {
   onmessage: ((event: MessageEvent<CpuWorkerRequest>) => void) | null;
   postMessage(message: CpuWorkerReply): void;
+  close(): void;
+  addEventListener(type: "unload", listener: () => void): void;
 }
 
-function failure(error: unknown): CpuWorkerReply {
-  if (error instanceof Error) {
-    return { ok: false, name: error.name, message: error.message, stack: error.stack };
-  }
+/** Whether this module runs in a Worker (only Workers have `WorkerGlobalScope`). */
+function inWorker(): boolean {
+  const scope = (globalThis as { WorkerGlobalScope?: new () => unknown }).WorkerGlobalScope;
+  return typeof scope === "function" && globalThis instanceof scope;
+}
+
+/** Whether this Worker has answered its request (or said why it could not). */
+let answered = false;
+
+/**
+ * Answers once: the first reply sent wins, later ones (say, from `unload`)
+ * are dropped. A reply that cannot be cloned throws and does not count.
+ */
+function answer(reply: CpuWorkerReply): void {
+  if (answered) return;
+  (globalThis as unknown as WorkerScope).postMessage(reply);
+  answered = true;
+}
+
+/** The failure sent when the task ends its Worker, naming how. */
+function ended(how: string): CpuWorkerReply {
   return {
     ok: false,
     name: "Error",
-    message: `the task threw a non-Error value: ${String(error)}`,
+    message: `the task ended its Worker with ${how} before it finished; nothing was returned`,
   };
+}
+
+/**
+ * Makes `close()` and `Deno.exit()` answer with a failure before they end
+ * the Worker, and `unload` (which `Deno.exit()` fires, even called through a
+ * reference taken earlier) answer too.
+ */
+function reportEnds(): void {
+  const scope = globalThis as unknown as WorkerScope;
+  const close = scope.close.bind(scope);
+  scope.close = () => {
+    answer(ended("close()"));
+    close();
+  };
+  const exit = Deno.exit.bind(Deno);
+  Deno.exit = ((code?: number) => {
+    answer(ended(`Deno.exit(${code ?? ""})`));
+    return exit(code);
+  }) as typeof Deno.exit;
+  scope.addEventListener("unload", () => answer(ended("an exit")));
+}
+
+if (inWorker()) reportEnds();
+
+/** What the task threw, as a reply; whatever it threw, this does not throw. */
+function failure(error: unknown): CpuWorkerReply {
+  try {
+    if (error instanceof Error) {
+      return {
+        ok: false,
+        name: String(error.name),
+        message: String(error.message),
+        stack: typeof error.stack === "string" ? error.stack : undefined,
+      };
+    }
+    return {
+      ok: false,
+      name: "Error",
+      message: `the task threw a non-Error value: ${String(error)}`,
+    };
+  } catch {
+    return { ok: false, name: "Error", message: "the task threw a value that cannot be described" };
+  }
 }
 
 async function run(
@@ -108,10 +176,10 @@ export function serveCpuTask(exports: Readonly<Record<string, unknown>>): void {
       reply = failure(error);
     }
     try {
-      scope.postMessage(reply);
+      answer(reply);
     } catch (error) {
       // The result could not be cloned; say so instead of going silent.
-      scope.postMessage(failure(error));
+      answer(failure(error));
     }
   };
 }

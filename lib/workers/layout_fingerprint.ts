@@ -1,8 +1,8 @@
 /**
  * A per-CPU layout's fingerprint: what two systems must agree on to share
- * per-CPU areas (architecture, features, area stride, and every variable's
- * name, type, offset and size, plus the counters), and the first
- * difference between two fingerprints.
+ * per-CPU areas (architecture, features, area stride, every variable's
+ * name, type, offset and size, every dynamic variable's place, plus the
+ * counters), and the first difference between two fingerprints.
  *
  * Each Worker imports the definitions and builds its own system; before it
  * adopts the creator's areas, comparing fingerprints catches a Worker running
@@ -15,6 +15,7 @@
 import type { Arch, Feature } from "../arch.ts";
 import { PercpuError } from "../errors.ts";
 import type { Percpu } from "../percpu.ts";
+import { portOf } from "../_port.ts";
 import { percpuCounters } from "./percpu_counter.ts";
 import { typeName } from "../types.ts";
 
@@ -51,6 +52,12 @@ export interface LayoutFingerprint {
   readonly stride: number;
   /** Every variable in section order (on x86_64, `SELF_PTR` first). */
   readonly variables: readonly VariableFingerprint[];
+  /**
+   * Every live dynamic variable (`allocPercpu`) in allocation order; its
+   * `offset` is its place among the dynamic chunks (chunk × stride + offset
+   * in the chunk's unit), which does not depend on where the areas are.
+   */
+  readonly dynamic: readonly VariableFingerprint[];
   /** Every counter in definition order. */
   readonly counters: readonly CounterFingerprint[];
 }
@@ -110,20 +117,28 @@ export class LayoutMismatchError extends PercpuError {
  *   features: [],
  *   stride: 64,
  *   variables: [{ name: "HITS", type: "u32", offset: 0, size: 4 }],
+ *   dynamic: [],
  *   counters: [],
  * });
  * ```
  */
 export function layoutFingerprint(percpu: Percpu): LayoutFingerprint {
+  const stride = percpu.percpuAreaLayoutExpected(1).size;
   return {
     arch: percpu.arch,
     features: [...percpu.features],
-    stride: percpu.percpuAreaLayoutExpected(1).size,
+    stride,
     variables: percpu.variables().map((v) => ({
       name: v.name,
       type: typeName(v.type),
       offset: v.offset(),
       size: v.size,
+    })),
+    dynamic: (portOf(percpu).dynamic?.fingerprint() ?? []).map((d) => ({
+      name: d.name,
+      type: d.type,
+      offset: d.chunk * stride + d.start,
+      size: d.size,
     })),
     counters: percpuCounters(percpu).map((c) => ({ name: c.name, batch: c.batch })),
   };
@@ -176,29 +191,10 @@ export function layoutDifference(
       listText(creator.features)
     } in the creator`;
   }
-  const variables = Math.max(here.variables.length, creator.variables.length);
-  for (let i = 0; i < variables; i++) {
-    const mine = here.variables[i];
-    const theirs = creator.variables[i];
-    if (mine === undefined) {
-      return `variable #${i}: ${theirs.name} (${
-        variableText(theirs)
-      }) exists in the creator but not here`;
-    }
-    if (theirs === undefined) {
-      return `variable #${i}: ${mine.name} (${
-        variableText(mine)
-      }) exists here but not in the creator`;
-    }
-    if (mine.name !== theirs.name) {
-      return `variable #${i} is ${mine.name} here but ${theirs.name} in the creator`;
-    }
-    if (mine.type !== theirs.type || mine.offset !== theirs.offset || mine.size !== theirs.size) {
-      return `variable #${i}: ${mine.name} is ${variableText(mine)} here but ${
-        variableText(theirs)
-      } in the creator`;
-    }
-  }
+  const variables = listDifference("variable", here.variables, creator.variables);
+  if (variables !== null) return variables;
+  const dynamic = listDifference("dynamic variable", here.dynamic, creator.dynamic);
+  if (dynamic !== null) return dynamic;
   const counters = Math.max(here.counters.length, creator.counters.length);
   for (let i = 0; i < counters; i++) {
     const mine = here.counters[i];
@@ -215,6 +211,38 @@ export function layoutDifference(
   }
   if (here.stride !== creator.stride) {
     return `the area stride is ${here.stride} bytes here but ${creator.stride} in the creator`;
+  }
+  return null;
+}
+
+/** The first difference between two lists of variables, worded from this side. */
+function listDifference(
+  what: string,
+  here: readonly VariableFingerprint[],
+  creator: readonly VariableFingerprint[],
+): string | null {
+  const count = Math.max(here.length, creator.length);
+  for (let i = 0; i < count; i++) {
+    const mine = here[i];
+    const theirs = creator[i];
+    if (mine === undefined) {
+      return `${what} #${i}: ${theirs.name} (${
+        variableText(theirs)
+      }) exists in the creator but not here`;
+    }
+    if (theirs === undefined) {
+      return `${what} #${i}: ${mine.name} (${
+        variableText(mine)
+      }) exists here but not in the creator`;
+    }
+    if (mine.name !== theirs.name) {
+      return `${what} #${i} is ${mine.name} here but ${theirs.name} in the creator`;
+    }
+    if (mine.type !== theirs.type || mine.offset !== theirs.offset || mine.size !== theirs.size) {
+      return `${what} #${i}: ${mine.name} is ${variableText(mine)} here but ${
+        variableText(theirs)
+      } in the creator`;
+    }
   }
   return null;
 }

@@ -19,8 +19,10 @@
  * @module
  */
 
+import { checkInteger, checkOptions } from "../_check.ts";
 import { valueText } from "../_describe.ts";
-import { preemptOff, preemptOn } from "../_guard_if.ts";
+import { portOf } from "../_port.ts";
+import { preemptOff, preemptOn, releaseAfter } from "../_guard_if.ts";
 import type { Percpu } from "../percpu.ts";
 import type { ScalarPercpuVar } from "../percpu_var.ts";
 import { atomicRemote } from "./remote_atomics.ts";
@@ -37,6 +39,7 @@ export interface PercpuCounterOptions {
 }
 
 const DEFAULT_BATCH = 1024;
+const MAX_TOTAL = BigInt(Number.MAX_SAFE_INTEGER);
 const MAX_BATCH = 2 ** 30;
 
 /** Counters by system, in definition order: that order is their total's slot. */
@@ -44,7 +47,9 @@ const registry = new WeakMap<Percpu, PercpuCounter[]>();
 
 /**
  * A per-CPU counter; make one with {@linkcode defPercpuCounter}. Its value
- * is a safe integer: the shared total plus every CPU's delta.
+ * is the shared total plus every CPU's delta. The total is kept a safe
+ * integer: an `add` that would take it past ±(2^53 − 1) throws `RangeError`
+ * and changes nothing, rather than wrapping.
  */
 export class PercpuCounter {
   /** The name; the per-CPU delta is the variable `__PERCPU_<name>`. */
@@ -80,8 +85,10 @@ export class PercpuCounter {
    *
    * @param amount A safe integer (default 1); negative amounts subtract.
    * @throws {TypeError} When `amount` is not a number.
-   * @throws {RangeError} When it is not a safe integer. Nothing changes.
-   * @throws {FaultError} When the per-CPU register points at no area.
+   * @throws {RangeError} When it is not a safe integer, or when folding it
+   *   would take the shared total outside the safe integers. Nothing changes.
+   * @throws {FaultError} When the per-CPU register points at no area, or
+   *   its memory was detached.
    */
   add(amount = 1): void {
     if (!Number.isSafeInteger(amount)) {
@@ -98,9 +105,10 @@ export class PercpuCounter {
     const guard = preemptOff();
     try {
       this.#add(amount);
-    } finally {
-      preemptOn(guard);
+    } catch (error) {
+      throw releaseAfter(() => preemptOn(guard), error, `${this.name}.add`);
     }
+    preemptOn(guard);
   }
 
   #add(amount: number): void {
@@ -112,8 +120,22 @@ export class PercpuCounter {
       return;
     }
     // Fold: the exact amount goes to the total first, so that a concurrent
-    // sum() may briefly count it twice but never misses it.
-    Atomics.add(this.#totals, this.#slot, BigInt(old) + BigInt(amount));
+    // sum() may briefly count it twice but never misses it. A compare-and-
+    // swap rather than Atomics.add, so that a total that would leave the safe
+    // integers is refused before anything is written (Atomics.add would wrap
+    // at 2^63, and the total would no longer be a JavaScript number anyway).
+    const folded = BigInt(old) + BigInt(amount);
+    const totals = this.#totals, slot = this.#slot;
+    for (;;) {
+      const total = Atomics.load(totals, slot);
+      const next = total + folded;
+      if (next > MAX_TOTAL || next < -MAX_TOTAL) {
+        throw new RangeError(
+          `${this.name}.add: adding ${amount} would take the shared total from ${total} to ${next}, outside the safe integers (±${MAX_TOTAL}); nothing was added`,
+        );
+      }
+      if (Atomics.compareExchange(totals, slot, total, next) === total) break;
+    }
     delta.writeCurrentRaw(0);
   }
 
@@ -172,7 +194,8 @@ export class PercpuCounter {
  * @param name The counter's name, an identifier (the variable's name).
  * @param options The batch size.
  * @returns The counter.
- * @throws {TypeError} When `options` is not an object or `batch` not a number.
+ * @throws {TypeError} When `percpu` is not a system, `options` is not an
+ *   object or has an unknown key, or `batch` is not a number.
  * @throws {RangeError} When `batch` is not an integer from 1 to 2^30.
  * @throws {DefinitionError} As `defPercpu` does (bad or duplicate name,
  *   definition after `init()`).
@@ -201,18 +224,17 @@ export function defPercpuCounter(
   name: string,
   options: PercpuCounterOptions = {},
 ): PercpuCounter {
-  if (typeof options !== "object" || options === null) {
-    throw new TypeError(`defPercpuCounter: options must be an object, got ${valueText(options)}`);
-  }
-  const batch = options.batch ?? DEFAULT_BATCH;
-  if (typeof batch !== "number") {
-    throw new TypeError(`defPercpuCounter: batch must be a number, got ${valueText(batch)}`);
-  }
-  if (!Number.isInteger(batch) || batch < 1 || batch > MAX_BATCH) {
-    throw new RangeError(
-      `defPercpuCounter: batch must be an integer from 1 to ${MAX_BATCH}, got ${valueText(batch)}`,
+  try {
+    portOf(percpu);
+  } catch {
+    throw new TypeError(
+      `defPercpuCounter: expected a per-CPU system made by createPercpu(), got ${
+        valueText(percpu)
+      }`,
     );
   }
+  const { batch = DEFAULT_BATCH } = checkOptions(options, ["batch"], "defPercpuCounter");
+  checkInteger(batch, "defPercpuCounter: batch", 1, MAX_BATCH);
   const counter = new PercpuCounter(percpu, percpu.defPercpu(name, i32, 0), batch);
   const counters = registry.get(percpu);
   if (counters) counters.push(counter);

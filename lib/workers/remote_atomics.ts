@@ -31,12 +31,13 @@
  * @module
  */
 
-import { valueText } from "../_describe.ts";
+import { checkAccessible } from "../_detached.ts";
+import { isRevokedProxy, valueText } from "../_describe.ts";
 import type { Region } from "../_memory.ts";
 import type { Percpu } from "../percpu.ts";
 import { portOf } from "../_port.ts";
 import type { PercpuVar } from "../percpu_var.ts";
-import { scalarCodec } from "../_scalar_codec.ts";
+import { addF32, scalarCodec } from "../_scalar_codec.ts";
 import type { ScalarKind, ScalarType, ScalarValue } from "../types.ts";
 
 /** What {@linkcode AtomicRemote.sum} adds up to: `bigint` for 64-bit integers. */
@@ -51,6 +52,8 @@ export interface AtomicRemote<K extends ScalarKind> {
    * @returns The value.
    * @throws {RangeError} On a bad CPU id, or a `usize`/`isize` that is not a
    *   safe integer.
+   * @throws {TypeError} When `cpu` is not a number.
+   * @throws {FaultError} When the areas' buffer was detached or shrank.
    */
   load(cpu: number): ScalarValue<K>;
   /**
@@ -61,12 +64,14 @@ export interface AtomicRemote<K extends ScalarKind> {
    * @throws {TypeError} On a wrong JavaScript type.
    * @throws {RangeError} On a bad CPU id or a value the type cannot hold.
    *   Nothing is written.
+   * @throws {FaultError} When the areas' buffer was detached or shrank.
    */
   store(cpu: number, value: ScalarValue<K>): void;
   /**
    * Adds to CPU `cpu`'s copy atomically (`fetch_add`), with `addCurrent`'s
-   * arithmetic: fixed-width integers wrap, floats round, `usize`/`isize`
-   * refuse a result outside the safe integers.
+   * exact arithmetic: fixed-width integers give the sum modulo 2^width for
+   * every delta, floats the exact sum rounded once, `usize`/`isize` refuse a
+   * result outside the safe integers.
    *
    * @param cpu A CPU id.
    * @param delta The amount (a `bigint` for `u64`/`i64`).
@@ -74,6 +79,7 @@ export interface AtomicRemote<K extends ScalarKind> {
    * @throws {TypeError} For `bool`, or a delta of the wrong JavaScript type.
    * @throws {RangeError} On a bad CPU id, a non-integer delta for an integer
    *   type, or an unsafe `usize`/`isize` result. Nothing is written.
+   * @throws {FaultError} When the areas' buffer was detached or shrank.
    */
   add(cpu: number, delta: ScalarValue<K>): ScalarValue<K>;
   /**
@@ -84,6 +90,7 @@ export interface AtomicRemote<K extends ScalarKind> {
    * @returns The sum.
    * @throws {TypeError} For `bool`.
    * @throws {RangeError} When a `usize`/`isize` sum is not a safe integer.
+   * @throws {FaultError} When the areas' buffer was detached or shrank.
    */
   sum(): SumOf<K>;
 }
@@ -164,7 +171,7 @@ const F32_OPS: WordOps = {
   add(views, byte, delta) {
     const old = casAdd32(views.u32, byte >>> 2, (bits) => {
       scratchU32[0] = bits;
-      scratchF32[0] = scratchF32[0] + (delta as number);
+      scratchF32[0] = addF32(scratchF32[0], delta as number);
       return scratchU32[0];
     });
     scratchU32[0] = old;
@@ -286,7 +293,8 @@ function sumOf(kind: ScalarKind, values: readonly unknown[]): unknown {
  *   initialised or attached before the first access).
  * @param variable A scalar variable of `percpu`.
  * @returns The accessors, bound to the variable.
- * @throws {TypeError} When `variable` is not a scalar variable of `percpu`.
+ * @throws {TypeError} When `percpu` is not a system, or `variable` not a
+ *   scalar variable it defined.
  *
  * @example Counting on two CPUs, reading without tearing
  * ```ts
@@ -314,10 +322,17 @@ export function atomicRemote<K extends ScalarKind>(
   const ops = wordOps(kind, percpu.pointerBytes);
   // The label is built only for an error: accesses allocate nothing.
   const label = (cpu: number, op: string) => `${variable.name}@CPU ${cpu} atomic ${op}`;
-  const regionAt = (address: number) => portOf(percpu).memory.resolve(address, variable.size)!;
+  const size = variable.size;
+  const regionAt = (address: number, cpu: number, op: string) => {
+    const region = portOf(percpu).memory.resolve(address, size)!;
+    if (address + region.bias + size > region.u8.length) {
+      checkAccessible(region, address + region.bias, size, label(cpu, op));
+    }
+    return region;
+  };
   const load = (cpu: number) => {
     const address = variable.remotePtr(cpu);
-    const views = regionAt(address);
+    const views = regionAt(address, cpu, "load");
     return ops.load(views, address + views.bias);
   };
   return {
@@ -325,13 +340,13 @@ export function atomicRemote<K extends ScalarKind>(
     store(cpu, value) {
       const address = variable.remotePtr(cpu);
       if (!codec.valid(value)) codec.check(value, label(cpu, "store"));
-      const views = regionAt(address);
+      const views = regionAt(address, cpu, "store");
       ops.store(views, address + views.bias, value);
     },
     add(cpu, delta) {
       const address = variable.remotePtr(cpu);
       if (!codec.validDelta(delta)) codec.checkDelta(delta, label(cpu, "add"));
-      const views = regionAt(address);
+      const views = regionAt(address, cpu, "add");
       return ops.add(views, address + views.bias, delta, () => label(cpu, "add")) as ScalarValue<K>;
     },
     sum() {
@@ -377,12 +392,23 @@ export function remoteSum<K extends ScalarKind>(
 }
 
 function checkVariable(percpu: Percpu, variable: PercpuVar, what: string): ScalarKind {
-  if (typeof variable !== "object" || variable === null) {
-    throw new TypeError(`${what}: expected a per-CPU variable, got ${valueText(variable)}`);
-  }
-  if (!percpu.variables().includes(variable)) {
+  let owns: (variable: unknown) => boolean;
+  try {
+    owns = portOf(percpu).owns;
+  } catch {
     throw new TypeError(
-      `${what}: ${variable.name} is not a variable of this system (${percpu.arch}); pass the system that defined it`,
+      `${what}: expected the per-CPU system made by createPercpu() that defined the variable, got ${
+        valueText(percpu)
+      }`,
+    );
+  }
+  if (!owns(variable)) {
+    const foreign = typeof variable === "object" && variable !== null &&
+      !isRevokedProxy(variable) && Object.hasOwn(variable, "symbol");
+    throw new TypeError(
+      foreign
+        ? `${what}: ${variable.name} is not a variable of this system (${percpu.arch}); pass the system that defined it`
+        : `${what}: expected a variable defined with defPercpu(), got ${valueText(variable)}`,
     );
   }
   const kind = variable.type.kind;

@@ -7,10 +7,19 @@
  * module and everything it imports (`--allow-read`, or
  * `--allow-read=<the directory holding them>`); no other permission.
  *
+ * What stopping a Worker can and cannot do (Deno 2.9): `terminate()` takes
+ * effect only when the Worker returns to its event loop. A task in a
+ * synchronous loop, in an endless chain of promise callbacks, or blocked in
+ * `Atomics.wait` is not stopped by it: aborting `runOnCpus` still settles
+ * its promise at once, but such a Worker keeps running, and keeps the
+ * process alive, until it yields to the event loop or the process calls
+ * `Deno.exit()`.
+ *
  * @module
  */
 
-import { valueText } from "../_describe.ts";
+import { checkInteger, checkOptions } from "../_check.ts";
+import { isRevokedProxy, valueText } from "../_describe.ts";
 import { PercpuError } from "../errors.ts";
 import type { CpuWorkerReply, CpuWorkerRequest } from "./_cpu_worker.ts";
 import type { SharedAreas } from "./shared_areas.ts";
@@ -41,16 +50,24 @@ export interface RunOnCpusOptions<A = unknown> {
   readonly system?: string;
   /** How many Workers, 1 to `shared.cpuCount` (default all); Worker `i` is CPU `i`. */
   readonly workers?: number;
-  /** Passed to every task as `args`; must be structured-cloneable. */
+  /**
+   * Passed to every task as `args`; must be structured-cloneable. It is
+   * cloned once, before any Worker starts, and that copy is what every
+   * task receives.
+   */
   readonly args?: A;
-  /** Terminates every Worker and rejects with its reason when aborted. */
+  /**
+   * Terminates every Worker and rejects with its reason when aborted (see
+   * the module documentation for Workers that `terminate()` cannot stop).
+   */
   readonly signal?: AbortSignal;
 }
 
 /**
  * A task failed on one CPU: it threw, its module could not be loaded or
- * attached, or its result could not be sent back. The other CPUs' outcomes
- * and data are unaffected.
+ * attached, its result could not be sent back, or it ended its Worker
+ * (`close()`, `Deno.exit()`) before finishing. The other CPUs' outcomes and
+ * data are unaffected.
  *
  * @example
  * ```ts
@@ -106,21 +123,24 @@ export type CpuOutcome<T> =
   };
 
 const WORKER_URL = new URL("./_cpu_worker.ts", import.meta.url);
+const OPTION_KEYS = ["module", "shared", "task", "system", "workers", "args", "signal"];
 
 /**
- * A Worker entry that imports the task module and `cpu_worker.ts`
- * statically and serves the request with the task module's exports.
+ * A Worker entry that imports `_cpu_worker.ts` and the task module
+ * statically, in that order (so that `_cpu_worker.ts` is evaluated first
+ * and can watch for the task ending its Worker), and serves the request
+ * with the task module's exports.
  */
 function entryFor(module: string): string {
-  const source = `import * as task from ${JSON.stringify(module)};
-import { serveCpuTask } from ${JSON.stringify(WORKER_URL.href)};
+  const source = `import { serveCpuTask } from ${JSON.stringify(WORKER_URL.href)};
+import * as task from ${JSON.stringify(module)};
 serveCpuTask(task);
 `;
   return `data:text/javascript,${encodeURIComponent(source)}`;
 }
 
 function moduleUrl(module: unknown): string {
-  if (module instanceof URL) return module.href;
+  if (!isRevokedProxy(module) && module instanceof URL) return module.href;
   if (typeof module === "string") {
     try {
       return new URL(module).href;
@@ -133,6 +153,25 @@ function moduleUrl(module: unknown): string {
       valueText(module)
     }`,
   );
+}
+
+/**
+ * The one copy of a value every Worker receives: cloning it up front refuses
+ * what cannot be sent before any Worker starts, and reads a getter or a
+ * Proxy once, so that every CPU gets the same value.
+ *
+ * @param value `args`, or `shared`.
+ * @param what Which option, and what it must be, for the message.
+ */
+function cloneOnce<T>(value: T, what: string): T {
+  try {
+    return structuredClone(value);
+  } catch (error) {
+    throw new TypeError(
+      `runOnCpus: ${what}: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    );
+  }
 }
 
 function exportName(value: unknown, what: string, fallback: string): string {
@@ -210,9 +249,9 @@ function runOne(
  *
  * @param options The task module, the shared areas and what to pass.
  * @returns One outcome per CPU, in CPU order.
- * @throws {TypeError} On a malformed option (the promise rejects; no Worker
- *   is started).
- * @throws {RangeError} On a bad number of Workers.
+ * @throws {TypeError} On a malformed option, or `args` that cannot be
+ *   structured-cloned (the promise rejects; no Worker is started).
+ * @throws {RangeError} On a number of Workers outside 1 to `shared.cpuCount`.
  * @throws {Deno.errors.NotCapable} Without read access to the modules.
  * @throws {Deno.errors.NotFound} When the task module's file does not exist.
  *
@@ -242,34 +281,50 @@ function runOne(
 export async function runOnCpus<T = unknown, A = unknown>(
   options: RunOnCpusOptions<A>,
 ): Promise<CpuOutcome<T>[]> {
-  if (typeof options !== "object" || options === null) {
-    throw new TypeError(`runOnCpus: options must be an object, got ${valueText(options)}`);
+  if (options === undefined) {
+    throw new TypeError("runOnCpus: options are required: { module, shared, … }");
   }
-  const module = moduleUrl(options.module);
-  const task = exportName(options.task, "task", "run");
-  const system = exportName(options.system, "system", "percpu");
-  const shared = options.shared;
-  if (typeof shared !== "object" || shared === null || !Number.isInteger(shared.cpuCount)) {
+  const checked = checkOptions(options, OPTION_KEYS, "runOnCpus") as RunOnCpusOptions<A>;
+  const module = moduleUrl(checked.module);
+  const task = exportName(checked.task, "task", "run");
+  const system = exportName(checked.system, "system", "percpu");
+  const shared = checked.shared;
+  if (
+    typeof shared !== "object" || shared === null || isRevokedProxy(shared) ||
+    !Number.isInteger(shared.cpuCount)
+  ) {
     throw new TypeError(
       `runOnCpus: shared must be what shareAreas() returned, got ${valueText(shared)}`,
     );
   }
-  const workers = options.workers ?? shared.cpuCount;
-  if (!Number.isInteger(workers) || workers < 1 || workers > shared.cpuCount) {
-    throw new RangeError(
-      `runOnCpus: workers must be an integer from 1 to ${shared.cpuCount} (the shared CPUs), got ${
-        valueText(workers)
-      }`,
-    );
+  const workers = checkInteger(
+    checked.workers === undefined ? shared.cpuCount : checked.workers,
+    `runOnCpus: workers (1 to ${shared.cpuCount}, the shared CPUs)`,
+    1,
+    shared.cpuCount,
+  );
+  const signal = checked.signal;
+  if (signal !== undefined && (isRevokedProxy(signal) || !(signal instanceof AbortSignal))) {
+    throw new TypeError(`runOnCpus: signal must be an AbortSignal, got ${valueText(signal)}`);
   }
+  const args = cloneOnce(
+    checked.args,
+    "args must be structured-cloneable (plain data, arrays, typed arrays, SharedArrayBuffers, …)",
+  );
+  const sent = cloneOnce(shared, "shared must be what shareAreas() returned");
   checkLoadable(WORKER_URL);
   checkLoadable(new URL(module));
-  const signal = options.signal;
   signal?.throwIfAborted();
-  const runs = Array.from(
-    { length: workers },
-    (_, cpu) => runOne({ module, task, system, shared, cpu, args: options.args }),
-  );
+  const runs: { worker: Worker; outcome: Promise<CpuOutcome<never>> }[] = [];
+  try {
+    for (let cpu = 0; cpu < workers; cpu++) {
+      runs.push(runOne({ module, task, system, shared: sent, cpu, args }));
+    }
+  } catch (error) {
+    // Nothing may keep running (or keep the process alive) for a call that failed.
+    for (const run of runs) run.worker.terminate();
+    throw error;
+  }
   const all = Promise.all(runs.map((run) => run.outcome)) as Promise<CpuOutcome<T>[]>;
   if (signal === undefined) return await all;
   let onAbort = (): void => {};

@@ -9,7 +9,11 @@
  * @module
  */
 
+import { checkInteger } from "../_check.ts";
 import { valueText } from "../_describe.ts";
+import { InitError } from "../errors.ts";
+import { checkCpuCount } from "../_options.ts";
+import { portOf } from "../_port.ts";
 import {
   layoutDifference,
   type LayoutFingerprint,
@@ -28,24 +32,34 @@ export interface SharedAreas {
   readonly cpuCount: number;
   /** The areas, from byte 0, `stride` bytes apart. */
   readonly buffer: SharedArrayBuffer;
+  /** The chunks of the dynamic variables (`allocPercpu`), one per chunk. */
+  readonly dynamic: readonly SharedArrayBuffer[];
   /** The shared `i64` totals of the system's counters, in definition order. */
   readonly totals: SharedArrayBuffer;
   /** The creator's layout, which attaching systems must match. */
   readonly fingerprint: LayoutFingerprint;
 }
 
-const MAX_CPUS = 65536;
-
 function bindTotals(percpu: Percpu, buffer: SharedArrayBuffer): void {
   const totals = new BigInt64Array(buffer);
   percpuCounters(percpu).forEach((counter, slot) => counter.bindTotal(totals, slot));
 }
 
+function refuseNaive(percpu: Percpu, what: string): void {
+  if (percpu.hasFeature("sp-naive")) {
+    throw new TypeError(
+      `${what}: an sp-naive system has one CPU and its variables are plain globals; there are no per-CPU areas to share`,
+    );
+  }
+}
+
 /**
  * Initialises `cpuCount` per-CPU areas of `percpu` in a new
- * `SharedArrayBuffer` (the crate's `init`: every area gets the template) and
- * gives its counters fresh shared totals of 0. The calling thread
- * keeps using the system as before; its per-CPU register is left alone.
+ * `SharedArrayBuffer` (the crate's `init`: every area gets the template,
+ * every dynamic variable its initial value, in shared memory too) and gives
+ * its counters fresh shared totals of 0. The calling thread keeps using the
+ * system as before; its per-CPU register is left alone. The memory of the
+ * previous set-up is released, so sharing again does not pin old buffers.
  *
  * @param percpu The creating system, with every variable defined.
  * @param cpuCount Number of CPUs, 1 to 65536.
@@ -69,35 +83,32 @@ function bindTotals(percpu: Percpu, buffer: SharedArrayBuffer): void {
  * ```
  */
 export function shareAreas(percpu: Percpu, cpuCount: number): SharedAreas {
-  if (percpu.hasFeature("sp-naive")) {
-    throw new TypeError(
-      "shareAreas: an sp-naive system has one CPU and its variables are plain globals; there are no per-CPU areas to share",
-    );
-  }
-  if (typeof cpuCount !== "number") {
-    throw new TypeError(`shareAreas: cpuCount must be a number, got ${valueText(cpuCount)}`);
-  }
-  if (!Number.isInteger(cpuCount) || cpuCount < 1 || cpuCount > MAX_CPUS) {
-    throw new RangeError(
-      `shareAreas: cpuCount must be an integer from 1 to ${MAX_CPUS}, got ${valueText(cpuCount)}`,
-    );
-  }
+  refuseNaive(percpu, "shareAreas");
+  checkCpuCount(cpuCount, "shareAreas: cpuCount");
   const size = percpu.percpuAreaLayoutExpected(cpuCount).size;
   const buffer = new SharedArrayBuffer(Math.max(size, 64));
-  percpu.init(cpuCount, { buffer });
   const totals = new SharedArrayBuffer(Math.max(8 * percpuCounters(percpu).length, 8));
+  percpu.init(cpuCount, { buffer });
   bindTotals(percpu, totals);
-  return { cpuCount, buffer, totals, fingerprint: layoutFingerprint(percpu) };
+  const dynamic = portOf(percpu).dynamic?.shared() ?? [];
+  return { cpuCount, buffer, dynamic, totals, fingerprint: layoutFingerprint(percpu) };
+}
+
+function isList(value: unknown): value is readonly unknown[] {
+  return Array.isArray(value);
 }
 
 function checkShared(shared: SharedAreas): void {
+  const f = typeof shared === "object" && shared !== null ? shared.fingerprint : null;
   const ok = typeof shared === "object" && shared !== null &&
     shared.buffer instanceof SharedArrayBuffer && shared.totals instanceof SharedArrayBuffer &&
-    Number.isInteger(shared.cpuCount) && typeof shared.fingerprint === "object" &&
-    shared.fingerprint !== null;
+    Number.isSafeInteger(shared.cpuCount) && shared.cpuCount >= 1 &&
+    isList(shared.dynamic) && typeof f === "object" && f !== null &&
+    typeof f.arch === "string" && isList(f.features) && Number.isSafeInteger(f.stride) &&
+    isList(f.variables) && isList(f.dynamic) && isList(f.counters);
   if (!ok) {
     throw new TypeError(
-      `attachShared: expected the object shareAreas() returned ({ cpuCount, buffer, totals, fingerprint }), got ${
+      `attachShared: expected the object shareAreas() returned ({ cpuCount, buffer, dynamic, totals, fingerprint }), got ${
         valueText(shared)
       }`,
     );
@@ -106,17 +117,24 @@ function checkShared(shared: SharedAreas): void {
 
 /**
  * Attaches `percpu` to areas another system shared, as CPU `cpu`: checks
- * that the layouts match, adopts the areas and the counter totals (nothing
- * is copied), and points this thread's per-CPU register at area `cpu`
- * (`initPercpuReg(cpu)`).
+ * that the layouts match, adopts the areas, the dynamic variables' chunks
+ * and the counter totals (nothing is copied), and points this thread's
+ * per-CPU register at area `cpu` (`initPercpuReg(cpu)`). Everything is
+ * checked before anything is adopted, so a failed call leaves `percpu` as
+ * it was.
  *
- * @param percpu This thread's system, built from the same definitions.
+ * @param percpu This thread's system, built from the same definitions
+ *   (and the same `allocPercpu()` calls, in the same order).
  * @param shared What {@linkcode shareAreas} returned in the creator.
  * @param cpu The CPU this thread is, below `shared.cpuCount`.
  * @throws {LayoutMismatchError} When the layouts differ; its message names
  *   the first difference.
- * @throws {TypeError} When `shared` is not what `shareAreas` returned.
- * @throws {RangeError} On a bad CPU id. Nothing is changed on any error.
+ * @throws {TypeError} When `shared` is not what `shareAreas` returned, or
+ *   under `sp-naive`.
+ * @throws {InitError} `InsufficientMemory` when the shared areas are too
+ *   small for `cpuCount`.
+ * @throws {RangeError} On a bad CPU id, or shared totals or dynamic chunks
+ *   too small for what they must hold. Nothing is changed on any error.
  *
  * @example A second system attaching (in a Worker it is the same code)
  * ```ts
@@ -141,19 +159,41 @@ function checkShared(shared: SharedAreas): void {
  */
 export function attachShared(percpu: Percpu, shared: SharedAreas, cpu: number): void {
   checkShared(shared);
-  const difference = layoutDifference(layoutFingerprint(percpu), shared.fingerprint);
+  refuseNaive(percpu, "attachShared");
+  const here = layoutFingerprint(percpu);
+  const difference = layoutDifference(here, shared.fingerprint);
   if (difference !== null) throw new LayoutMismatchError(difference);
-  if (typeof cpu !== "number") {
-    throw new TypeError(`attachShared: the CPU id must be a number, got ${valueText(cpu)}`);
-  }
-  if (!Number.isInteger(cpu) || cpu < 0 || cpu >= shared.cpuCount) {
+  checkInteger(cpu, "attachShared: the CPU id", 0, shared.cpuCount - 1);
+  const counters = percpuCounters(percpu).length;
+  if (shared.totals.byteLength < 8 * counters) {
     throw new RangeError(
-      `attachShared: CPU id ${valueText(cpu)} is out of range; the shared areas have ids 0 to ${
-        shared.cpuCount - 1
-      }`,
+      `attachShared: ${counters} counters need ${
+        8 * counters
+      } bytes of shared totals, got ${shared.totals.byteLength}`,
     );
   }
+  const chunkBytes = shared.cpuCount * here.stride;
+  if (shared.buffer.byteLength < chunkBytes) {
+    throw new InitError(
+      "InsufficientMemory",
+      `attachShared: ${shared.cpuCount} areas need ${chunkBytes} bytes, but the shared buffer has ${shared.buffer.byteLength}`,
+    );
+  }
+  for (const d of here.dynamic) {
+    const chunk = here.stride === 0 ? 0 : Math.floor(d.offset / here.stride);
+    const buffer = shared.dynamic[chunk];
+    if (!(buffer instanceof SharedArrayBuffer) || buffer.byteLength < chunkBytes) {
+      throw new RangeError(
+        `attachShared: ${d.name} lives in dynamic chunk ${chunk}, which needs a SharedArrayBuffer of ${chunkBytes} bytes; got ${
+          valueText(buffer)
+        }`,
+      );
+    }
+  }
+  // Checked: from here on nothing throws (attach checks the area buffer's
+  // size before it changes anything).
   percpu.attach(shared.cpuCount, { buffer: shared.buffer });
+  portOf(percpu).dynamic?.adopt(shared.dynamic);
   percpu.initPercpuReg(cpu);
   bindTotals(percpu, shared.totals);
 }

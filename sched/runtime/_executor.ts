@@ -12,7 +12,7 @@ import { FaultError } from "../../lib/errors.ts";
 import { type Instruction, Op, SYSREGS } from "../../lib/isa/isa.ts";
 import type { Region } from "../../lib/_memory.ts";
 import type { Percpu } from "../../lib/percpu.ts";
-import { type CorePort, portOf } from "../../lib/_port.ts";
+import { type CorePort, NOT_PERCPU, portOf } from "../../lib/_port.ts";
 import type { CoreHandles, CurrentContext } from "./_core_handles.ts";
 import { type ScalarCodec, scalarCodec } from "../../lib/_scalar_codec.ts";
 import type { ScalarKind } from "../../lib/types.ts";
@@ -221,7 +221,8 @@ export class Executor {
       }
       case Op.AddMemPreg:
       case Op.AddMem: {
-        const base = insn.op === Op.AddMemPreg ? context.reg : insn.a < 0 ? 0 : r[insn.a] as number;
+        const index = insn.a < 0 ? 0 : r[insn.a] as number;
+        const base = insn.op === Op.AddMemPreg ? context.reg + index : index;
         this.#addInMemory(step, base + insn.imm, r[insn.b]);
         return;
       }
@@ -341,7 +342,7 @@ export class Executor {
     const state = this.#state;
     const remote = task.request!.remote;
     const hit = this.#cpuOfAddress(address);
-    const wrong = !remote && hit !== cpu;
+    const wrong = !remote && hit !== cpu && hit !== NOT_PERCPU;
     const record = this.record;
     if (record !== null) {
       if (write) {

@@ -27,11 +27,14 @@ import {
   isSigned,
   Op,
   page,
+  pointerOffset,
+  type PointerOps,
   Reg,
   registerPlusSymbol,
   type Slot,
   symbolOffset,
   SYSREGS,
+  throughPointer,
   widthOf,
 } from "../isa.ts";
 import type { ScalarKind } from "../../types.ts";
@@ -96,20 +99,39 @@ function naiveAddress(s: AccessSymbols): Instruction {
   return insn(`adrp x0, ${s.symbol}`, Op.Li, { d: P, imm: page(s.vma) });
 }
 
+/**
+ * `movz #:abs_g0_nc:` keeps 16 bits of the symbol and of the register's
+ * bias alike, which is right only while the section stays within one 64 KiB
+ * block; this port's section starts 64 KiB-aligned.
+ */
+const SECTION_LIMIT = Object.freeze({
+  bytes: 0x10000,
+  why:
+    "AArch64's symbol_vma() is one movz #:abs_g0_nc:, which keeps 16 bits, so the section must stay within one 64 KiB block (offsets ≤ 0xffff)",
+});
+
+/** Loads, add and store through `[x0]`. */
+const OPS: PointerOps = {
+  result: (kind) => [ldr(kind, "[x0]", P, 0, P)],
+  load: (kind) => [ldr(kind, "[x0]", P, 0)],
+  addValue: (kind) => [addValue(kind)],
+  store: (kind) => [str(kind, "[x0]", P, 0)],
+};
+
 /** The AArch64 access sequences. */
 export const aarch64: ArchTable = {
   arch: "aarch64",
   pointerBytes: 8,
   call: "bl",
   percpuReg: (armEl2) => armEl2 ? "TPIDR_EL2" : "TPIDR_EL1",
+  selfPtr: false,
+  sectionLimit: SECTION_LIMIT,
   symbolVma: (vma) => vma % 0x10000,
   offset: (s) => symbolOffset(materialize, SUB_LOAD_START, s),
   ptr,
-  read: (s, kind) => [...ptr(s), ldr(kind, "[x0]", P, 0, P)],
-  write: (s, kind) => [...ptr(s), str(kind, "[x0]", P, 0)],
-  add: (s, kind) => [...ptr(s), ldr(kind, "[x0]", P, 0), addValue(kind), str(kind, "[x0]", P, 0)],
-  load: (kind) => [ldr(kind, "[x0]", P, 0)],
-  store: (kind) => [str(kind, "[x0]", P, 0)],
+  ...throughPointer(ptr, OPS),
+  load: OPS.load,
+  store: OPS.store,
   addOffset: ADD_OFFSET,
   areaBase: (cpu) => [
     insn(`mov w0, #${cpu}`, Op.Li, { d: P, imm: cpu }),
@@ -138,4 +160,37 @@ export const aarch64: ArchTable = {
       str(kind, `[x0, #:lo12:${s.symbol}]`, P, s.vma - page(s.vma)),
     ],
   },
+  customBase: { ptr: customPtr, ...throughPointer(customPtr, OPS) },
+  dynamic: {
+    offset: (s) => pointerOffset(loadPointer, materialize, SUB_LOAD_START, s),
+    ptr: dynamicPtr,
+    ...throughPointer(dynamicPtr, OPS),
+  },
 };
+
+/** custom-base's `current_ptr()`: `read_percpu_reg()` plus the symbol's address minus the link start. */
+function customPtr(s: AccessSymbols): Instruction[] {
+  return [
+    insn(`mrs x0, ${s.percpuReg}`, Op.MovPreg, { d: P }),
+    ...symbolOffset(materialize, SUB_LOAD_START, s),
+    ADD_OFFSET,
+  ];
+}
+
+/** `x1 ←` a dynamic object's per-CPU pointer, held in a global. */
+function loadPointer(s: AccessSymbols): Instruction[] {
+  return [
+    insn(`adrp x1, ${s.symbol}`, Op.Li, { d: T, imm: page(s.vma) }),
+    insn(`ldr x1, [x1, #:lo12:${s.symbol}]`, Op.Load, {
+      d: T,
+      a: T,
+      imm: s.vma - page(s.vma),
+      kind: "usize",
+    }),
+  ];
+}
+
+/** `this_cpu_ptr(p)`: the per-CPU register plus the pointer. */
+function dynamicPtr(s: AccessSymbols): Instruction[] {
+  return [...loadPointer(s), insn(`mrs x0, ${s.percpuReg}`, Op.MovPreg, { d: P }), ADD_OFFSET];
+}

@@ -19,11 +19,14 @@ import {
   isFloat,
   isSigned,
   Op,
+  pointerOffset,
+  type PointerOps,
   Reg,
   registerPlusSymbol,
   type Slot,
   symbolOffset,
   SYSREGS,
+  throughPointer,
   widthOf,
 } from "../isa.ts";
 import type { ScalarKind } from "../../types.ts";
@@ -112,25 +115,33 @@ function ptr(s: AccessSymbols): Instruction[] {
   );
 }
 
+/** Loads, add and store through `[r0]` (64-bit integers as `ldrd`/`strd` pairs). */
+const OPS: PointerOps = {
+  result: (kind) => [ldr(kind, "[r0]", P, 0, P)],
+  load: (kind) => [ldr(kind, "[r0]", P, 0)],
+  addValue,
+  store: (kind) => [str(kind, "[r0]", P, 0)],
+};
+
+/** `sp-naive`: the global's address, `movw`/`movt`. */
+function naivePtr(s: AccessSymbols): Instruction[] {
+  return materialize(P, s.symbol, s.vma);
+}
+
 /** The 32-bit ARM access sequences. */
 export const arm: ArchTable = {
   arch: "arm",
   pointerBytes: 4,
   call: "bl",
   percpuReg: () => "TPIDRPRW",
+  selfPtr: false,
+  sectionLimit: null,
   symbolVma: (vma) => vma,
   offset: (s) => symbolOffset(materialize, SUB_LOAD_START, s),
   ptr,
-  read: (s, kind) => [...ptr(s), ldr(kind, "[r0]", P, 0, P)],
-  write: (s, kind) => [...ptr(s), str(kind, "[r0]", P, 0)],
-  add: (s, kind) => [
-    ...ptr(s),
-    ldr(kind, "[r0]", P, 0),
-    ...addValue(kind),
-    str(kind, "[r0]", P, 0),
-  ],
-  load: (kind) => [ldr(kind, "[r0]", P, 0)],
-  store: (kind) => [str(kind, "[r0]", P, 0)],
+  ...throughPointer(ptr, OPS),
+  load: OPS.load,
+  store: OPS.store,
   addOffset: ADD_OFFSET,
   areaBase: (cpu) => [
     insn(`mov r0, #${cpu}`, Op.Li, { d: P, imm: cpu }),
@@ -139,15 +150,37 @@ export const arm: ArchTable = {
   writeSysreg: (name) => [
     insn("mcr p15, 0, r2, c13, c0, 4", Op.WriteSysreg, { a: V, imm: SYSREGS.indexOf(name) }),
   ],
-  naive: {
-    ptr: (s) => materialize(P, s.symbol, s.vma),
-    read: (s, kind) => [...materialize(P, s.symbol, s.vma), ldr(kind, "[r0]", P, 0, P)],
-    write: (s, kind) => [...materialize(P, s.symbol, s.vma), str(kind, "[r0]", P, 0)],
-    add: (s, kind) => [
-      ...materialize(P, s.symbol, s.vma),
-      ldr(kind, "[r0]", P, 0),
-      ...addValue(kind),
-      str(kind, "[r0]", P, 0),
-    ],
+  naive: { ptr: naivePtr, ...throughPointer(naivePtr, OPS) },
+  customBase: { ptr: customPtr, ...throughPointer(customPtr, OPS) },
+  dynamic: {
+    offset: (s) => pointerOffset(loadPointer, materialize, SUB_LOAD_START, s),
+    ptr: dynamicPtr,
+    ...throughPointer(dynamicPtr, OPS),
   },
 };
+
+/** custom-base's `current_ptr()`: `read_percpu_reg()` plus the symbol's address minus the link start. */
+function customPtr(s: AccessSymbols): Instruction[] {
+  return [
+    insn("mrc p15, 0, r0, c13, c0, 4", Op.MovPreg, { d: P }),
+    ...symbolOffset(materialize, SUB_LOAD_START, s),
+    ADD_OFFSET,
+  ];
+}
+
+/** `r1 ←` a dynamic object's per-CPU pointer, held in a global. */
+function loadPointer(s: AccessSymbols): Instruction[] {
+  return [
+    ...materialize(T, s.symbol, s.vma),
+    insn("ldr r1, [r1]", Op.Load, { d: T, a: T, kind: "usize" }),
+  ];
+}
+
+/** `this_cpu_ptr(p)`: the per-CPU register plus the pointer. */
+function dynamicPtr(s: AccessSymbols): Instruction[] {
+  return [
+    ...loadPointer(s),
+    insn("mrc p15, 0, r0, c13, c0, 4", Op.MovPreg, { d: P }),
+    ADD_OFFSET,
+  ];
+}

@@ -18,11 +18,14 @@ import {
   isSigned,
   Op,
   page,
+  pointerOffset,
+  type PointerOps,
   Reg,
   registerPlusSymbol,
   type Slot,
   symbolOffset,
   SYSREGS,
+  throughPointer,
   widthOf,
 } from "../isa.ts";
 import type { ScalarKind } from "../../types.ts";
@@ -131,12 +134,22 @@ function pcLo(s: AccessSymbols): [string, number] {
   return [`%pc_lo12(${s.symbol})`, s.vma - page(s.vma)];
 }
 
+/** Loads, add and store through `$a0, 0`. */
+const OPS: PointerOps = {
+  result: (kind) => [load(kind, "0", 0, P)],
+  load: (kind) => [load(kind, "0", 0)],
+  addValue: (kind) => [addValue(kind)],
+  store: (kind) => [store(kind, "0", 0)],
+};
+
 /** The LoongArch 64 access sequences. */
 export const loongarch64: ArchTable = {
   arch: "loongarch64",
   pointerBytes: 8,
   call: "bl",
   percpuReg: () => "$r21",
+  selfPtr: false,
+  sectionLimit: null,
   symbolVma: (vma) => vma,
   offset: (s) => symbolOffset(materialize, SUB_LOAD_START, s),
   ptr,
@@ -148,8 +161,8 @@ export const loongarch64: ArchTable = {
     addValue(kind),
     storeR21(kind),
   ],
-  load: (kind) => [load(kind, "0", 0)],
-  store: (kind) => [store(kind, "0", 0)],
+  load: OPS.load,
+  store: OPS.store,
   addOffset: ADD_OFFSET,
   areaBase: (cpu) => [
     insn(`ori $a0, $zero, ${cpu}`, Op.Li, { d: P, imm: cpu }),
@@ -176,4 +189,59 @@ export const loongarch64: ArchTable = {
       store(kind, ...pcLo(s)),
     ],
   },
+  customBase: { ptr: customPtr, ...throughPointer(customPtr, OPS) },
+  dynamic: {
+    offset: (s) => pointerOffset(loadPointer, materialize, SUB_LOAD_START, s),
+    ptr: (s) => [...loadPointer(s), insn("add.d $a0, $t0, $r21", Op.AddPreg, { d: P, a: T })],
+    read: (s, kind) => [
+      ...loadPointer(s),
+      insn(`${sized(kind, "ld", true)} ${reg(P, kind)}, $t0, $r21`, Op.LoadPreg, {
+        d: P,
+        a: T,
+        kind,
+      }),
+    ],
+    write: (s, kind) => [...loadPointer(s), storeR21At(kind)],
+    add: (s, kind) => [
+      ...loadPointer(s),
+      insn(`${sized(kind, "ld", true)} ${reg(V, kind)}, $t0, $r21`, Op.LoadPreg, {
+        d: V,
+        a: T,
+        kind,
+      }),
+      addValue(kind),
+      storeR21At(kind),
+    ],
+  },
 };
+
+/** custom-base's `current_ptr()`: `read_percpu_reg()` plus the symbol's address minus the link start. */
+function customPtr(s: AccessSymbols): Instruction[] {
+  return [
+    insn("move $a0, $r21", Op.MovPreg, { d: P }),
+    ...symbolOffset(materialize, SUB_LOAD_START, s),
+    ADD_OFFSET,
+  ];
+}
+
+/** `$t0 ←` a dynamic object's per-CPU pointer, held in a global. */
+function loadPointer(s: AccessSymbols): Instruction[] {
+  return [
+    insn(`pcalau12i $t0, %pc_hi20(${s.symbol})`, Op.Li, { d: T, imm: page(s.vma) }),
+    insn(`ld.d $t0, $t0, %pc_lo12(${s.symbol})`, Op.Load, {
+      d: T,
+      a: T,
+      imm: s.vma - page(s.vma),
+      kind: "usize",
+    }),
+  ];
+}
+
+/** `mem[$r21 + $t0] ← V`: an indexed store of this CPU's copy. */
+function storeR21At(kind: ScalarKind): Instruction {
+  return insn(`${sized(kind, "st", true)} ${reg(V, kind)}, $t0, $r21`, Op.StorePreg, {
+    a: T,
+    b: V,
+    kind,
+  });
+}

@@ -18,12 +18,15 @@ import {
   isFloat,
   isSigned,
   Op,
+  pointerOffset,
+  type PointerOps,
   Reg,
   registerPlusSymbol,
   riscvHi,
   type Slot,
   symbolOffset,
   SYSREGS,
+  throughPointer,
   widthOf,
 } from "../isa.ts";
 import type { ScalarKind } from "../../types.ts";
@@ -137,20 +140,56 @@ function naivePtr(s: AccessSymbols): Instruction[] {
   ];
 }
 
+/** custom-base's `current_ptr()`: `read_percpu_reg()` plus the symbol's address minus the link start. */
+function customPtr(s: AccessSymbols): Instruction[] {
+  return [
+    insn("mv a0, gp", Op.MovPreg, { d: P }),
+    ...symbolOffset(materialize, SUB_LOAD_START, s),
+    ADD_OFFSET,
+  ];
+}
+
+/** `a1 ←` a dynamic object's per-CPU pointer, held in a global (a 4-byte `lw`). */
+function loadPointer(s: AccessSymbols): Instruction[] {
+  const hi = riscvHi(s.vma);
+  return [
+    insn(`auipc a1, %pcrel_hi(${s.symbol})`, Op.Li, { d: T, imm: hi }),
+    insn("lw a1, %pcrel_lo(.Lpcrel_hi1)(a1)", Op.Load, {
+      d: T,
+      a: T,
+      imm: s.vma - hi,
+      kind: "usize",
+    }),
+  ];
+}
+
+/** `this_cpu_ptr(p)`: the pointer plus the per-CPU register. */
+function dynamicPtr(s: AccessSymbols): Instruction[] {
+  return [...loadPointer(s), insn("add a0, a1, gp", Op.AddPreg, { d: P, a: T })];
+}
+
+/** Loads, add and store through `0(a0)` (64-bit integers as two words). */
+const OPS: PointerOps = {
+  result: (kind) => load(kind, "0", 0, P),
+  load: (kind) => load(kind, "0", 0),
+  addValue,
+  store: (kind) => store(kind, "0", 0),
+};
+
 /** The RISC-V 32 access sequences. */
 export const riscv32: ArchTable = {
   arch: "riscv32",
   pointerBytes: 4,
   call: "call",
   percpuReg: () => "gp",
+  selfPtr: false,
+  sectionLimit: null,
   symbolVma: (vma) => vma,
   offset: (s) => symbolOffset(materialize, SUB_LOAD_START, s),
   ptr,
-  read: (s, kind) => [...ptr(s), ...load(kind, "0", 0, P)],
-  write: (s, kind) => [...ptr(s), ...store(kind, "0", 0)],
-  add: (s, kind) => [...ptr(s), ...load(kind, "0", 0), ...addValue(kind), ...store(kind, "0", 0)],
-  load: (kind) => load(kind, "0", 0),
-  store: (kind) => store(kind, "0", 0),
+  ...throughPointer(ptr, OPS),
+  load: OPS.load,
+  store: OPS.store,
   addOffset: ADD_OFFSET,
   areaBase: (cpu) => [
     insn(`li a0, ${cpu}`, Op.Li, { d: P, imm: cpu }),
@@ -159,15 +198,11 @@ export const riscv32: ArchTable = {
   writeSysreg: (name) => [
     insn("mv gp, a2", Op.WriteSysreg, { a: V, imm: SYSREGS.indexOf(name) }),
   ],
-  naive: {
-    ptr: naivePtr,
-    read: (s, kind) => [...naivePtr(s), ...load(kind, "0", 0, P)],
-    write: (s, kind) => [...naivePtr(s), ...store(kind, "0", 0)],
-    add: (s, kind) => [
-      ...naivePtr(s),
-      ...load(kind, "0", 0),
-      ...addValue(kind),
-      ...store(kind, "0", 0),
-    ],
+  customBase: { ptr: customPtr, ...throughPointer(customPtr, OPS) },
+  dynamic: {
+    offset: (s) => pointerOffset(loadPointer, materialize, SUB_LOAD_START, s),
+    ptr: dynamicPtr,
+    ...throughPointer(dynamicPtr, OPS),
   },
+  naive: { ptr: naivePtr, ...throughPointer(naivePtr, OPS) },
 };

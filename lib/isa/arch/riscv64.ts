@@ -15,12 +15,15 @@ import {
   isFloat,
   isSigned,
   Op,
+  pointerOffset,
+  type PointerOps,
   Reg,
   registerPlusSymbol,
   riscvHi,
   type Slot,
   symbolOffset,
   SYSREGS,
+  throughPointer,
   widthOf,
 } from "../isa.ts";
 import type { ScalarKind } from "../../types.ts";
@@ -116,20 +119,30 @@ function naiveBase(s: AccessSymbols): Instruction {
   return insn(`auipc a0, %pcrel_hi(${s.symbol})`, Op.Li, { d: P, imm: riscvHi(s.vma) });
 }
 
+/** Loads, add and store through `0(a0)`. */
+const OPS: PointerOps = {
+  result: (kind) => [load(kind, "0", 0, P)],
+  load: (kind) => [load(kind, "0", 0)],
+  addValue: (kind) => [addValue(kind)],
+  store: (kind) => [store(kind, "0", 0)],
+};
+
 /** The RISC-V 64 access sequences. */
 export const riscv64: ArchTable = {
   arch: "riscv64",
   pointerBytes: 8,
   call: "call",
   percpuReg: () => "gp",
+  selfPtr: false,
+  sectionLimit: null,
   symbolVma: (vma) => vma,
   offset: (s) => symbolOffset(materialize, SUB_LOAD_START, s),
   ptr,
   read: (s, kind) => [...gpBase(s), load(kind, ...lo(s), P)],
   write: (s, kind) => [...gpBase(s), store(kind, ...lo(s))],
   add: (s, kind) => [...gpBase(s), load(kind, ...lo(s)), addValue(kind), store(kind, ...lo(s))],
-  load: (kind) => [load(kind, "0", 0)],
-  store: (kind) => [store(kind, "0", 0)],
+  load: OPS.load,
+  store: OPS.store,
   addOffset: ADD_OFFSET,
   areaBase: (cpu) => [
     insn(`li a0, ${cpu}`, Op.Li, { d: P, imm: cpu }),
@@ -152,4 +165,38 @@ export const riscv64: ArchTable = {
       store(kind, PCREL_LO, s.vma - riscvHi(s.vma)),
     ],
   },
+  customBase: { ptr: customPtr, ...throughPointer(customPtr, OPS) },
+  dynamic: {
+    offset: (s) => pointerOffset(loadPointer, materialize, SUB_LOAD_START, s),
+    ptr: dynamicPtr,
+    ...throughPointer(dynamicPtr, OPS),
+  },
 };
+
+/** custom-base's `current_ptr()`: `read_percpu_reg()` plus the symbol's address minus the link start. */
+function customPtr(s: AccessSymbols): Instruction[] {
+  return [
+    insn("mv a0, gp", Op.MovPreg, { d: P }),
+    ...symbolOffset(materialize, SUB_LOAD_START, s),
+    ADD_OFFSET,
+  ];
+}
+
+/** `a5 ←` a dynamic object's per-CPU pointer, held in a global. */
+function loadPointer(s: AccessSymbols): Instruction[] {
+  const hi = riscvHi(s.vma);
+  return [
+    insn(`auipc a5, %pcrel_hi(${s.symbol})`, Op.Li, { d: T, imm: hi }),
+    insn("ld a5, %pcrel_lo(.Lpcrel_hi1)(a5)", Op.Load, {
+      d: T,
+      a: T,
+      imm: s.vma - hi,
+      kind: "usize",
+    }),
+  ];
+}
+
+/** `this_cpu_ptr(p)`: the pointer plus the per-CPU register. */
+function dynamicPtr(s: AccessSymbols): Instruction[] {
+  return [...loadPointer(s), insn("add a0, a5, gp", Op.AddPreg, { d: P, a: T })];
+}

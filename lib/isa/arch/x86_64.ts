@@ -80,6 +80,8 @@ export const x86_64: ArchTable = {
   pointerBytes: 8,
   call: "call",
   percpuReg: () => "GS_BASE",
+  selfPtr: true,
+  sectionLimit: null,
   symbolVma: (vma) => vma,
   offset: (s) => symbolOffset(materialize, SUB_LOAD_START, s),
   ptr: (s) => [
@@ -151,4 +153,99 @@ export const x86_64: ArchTable = {
         }),
       ],
   },
+  customBase: {
+    ptr: customPtr,
+    read: (s, kind) => [
+      ...customPtr(s),
+      insn(`${mov(kind)} ${reg(P, kind)}, ${mem(kind, "[rax]")}`, Op.Load, { d: P, a: P, kind }),
+    ],
+    write: (s, kind) => [...customPtr(s), ...x86_64.store(kind)],
+    add: (s, kind) => [
+      ...customPtr(s),
+      ...(isFloat(kind) ? floatAddAt(kind, "[rax]", Op.Load, Op.Store, P) : [
+        insn(`add ${mem(kind, "[rax]")}, ${reg(D, kind)}`, Op.AddMem, { a: P, b: D, kind }),
+      ]),
+    ],
+  },
+  dynamic: {
+    offset: (s) => [
+      loadPointer(s),
+      ...(s.loadStart === null ? [] : [
+        insn("sub rsi, offset _percpu_load_start", Op.AddImm, { d: T, a: T, imm: -s.loadStart }),
+      ]),
+    ],
+    ptr: (s) => [
+      loadPointer(s),
+      insn("mov rax, qword ptr gs:[offset __PERCPU_SELF_PTR]", Op.LoadPreg, {
+        d: P,
+        imm: s.selfPtrVma,
+        kind: "usize",
+      }),
+      insn("add rax, rsi", Op.Add, { d: P, a: P, b: T }),
+    ],
+    read: (s, kind) => [
+      loadPointer(s),
+      insn(`${mov(kind)} ${reg(P, kind)}, ${mem(kind, "gs:[rsi]")}`, Op.LoadPreg, {
+        d: P,
+        a: T,
+        kind,
+      }),
+    ],
+    write: (s, kind) => [
+      loadPointer(s),
+      insn(`${mov(kind)} ${mem(kind, "gs:[rsi]")}, ${reg(V, kind)}`, Op.StorePreg, {
+        a: T,
+        b: V,
+        kind,
+      }),
+    ],
+    add: (s, kind) => [
+      loadPointer(s),
+      ...(isFloat(kind) ? floatAddAt(kind, "gs:[rsi]", Op.LoadPreg, Op.StorePreg, T) : [
+        insn(`add ${mem(kind, "gs:[rsi]")}, ${reg(D, kind)}`, Op.AddMemPreg, {
+          a: T,
+          b: D,
+          kind,
+        }),
+      ]),
+    ],
+  },
 };
+
+/**
+ * custom-base's `current_ptr()`: `read_percpu_reg()` (the crate reads the
+ * `GS_BASE` MSR; `rdgsbase` reads the same register in one instruction and
+ * leaves `rcx`/`rdx` alone), plus the symbol's address minus the link start.
+ */
+function customPtr(s: AccessSymbols): Instruction[] {
+  return [
+    insn("rdgsbase rax", Op.MovPreg, { d: P }),
+    ...x86_64.offset(s),
+    x86_64.addOffset,
+  ];
+}
+
+/** `rsi ←` a dynamic object's per-CPU pointer, held in a global. */
+function loadPointer(s: AccessSymbols): Instruction {
+  return insn(`mov rsi, qword ptr [rip + ${s.symbol}]`, Op.Load, {
+    d: T,
+    imm: s.vma,
+    kind: "usize",
+  });
+}
+
+/** {@linkcode floatAdd} at an address in register slot `a`. */
+function floatAddAt(
+  kind: ScalarKind,
+  address: string,
+  load: Instruction["op"],
+  store: Instruction["op"],
+  a: Slot,
+): Instruction[] {
+  const add = kind === "f32" ? "addss" : "addsd";
+  return [
+    insn(`${mov(kind)} ${reg(V, kind)}, ${mem(kind, address)}`, load, { d: V, a, kind }),
+    insn(`${add} ${reg(V, kind)}, ${reg(D, kind)}`, Op.AddValue, { d: V, a: V, b: D, kind }),
+    insn(`${mov(kind)} ${mem(kind, address)}, ${reg(V, kind)}`, store, { a, b: V, kind }),
+  ];
+}
