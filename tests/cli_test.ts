@@ -177,7 +177,45 @@ Deno.test("bad options exit 2 with one line naming the option and what it accept
     [["sim", "--replay", "garbage"], /not a schedule string/],
     [["sim", "--replay", "s1.abc.2.5.2=1", "--seed", "3"], /--seed do not apply with --replay/],
     [["explore", "--mode", "bfs"], /--mode must be one of dfs, random, pct/],
-    [["explore", "--max-preemptions", "9"], /--max-preemptions must be an integer from 0 to 8/],
+    [
+      ["explore", "--max-preemptions", "1001"],
+      /--max-preemptions must be an integer from 0 to 1000, or inf \(no limit\), got "1001"/,
+    ],
+    [["explore", "--max-preemptions", "infinity"], /--max-preemptions .* or inf .*"infinity"/],
+    [["explore", "--max-preemptions", "-1"], /Option '--max-preemptions' argument is ambiguous/],
+    [["explore", "--reduction", "sleep"], /--reduction must be one of dpor, none, got "sleep"/],
+    [
+      ["explore", "--violations", "lost-update,race"],
+      /--violations must be a comma-separated list of lost-update, wrong-cpu, scheduling-while-atomic, .*task-error, got "race"/,
+    ],
+    [["explore", "--violations", "none"], /--violations must be .*, at least one, got "none"/],
+    [["explore", "--violations", ""], /--violations must be .*, at least one, got ""/],
+    [
+      ["explore", "--time-limit", "0"],
+      /--time-limit must be a number of seconds above 0 .*got "0"/,
+    ],
+    [["explore", "--time-limit", "1e3"], /--time-limit must be a number of seconds .*got "1e3"/],
+    [["explore", "--time-limit", "soon"], /--time-limit must be a number of seconds .*got "soon"/],
+    [["explore", "--time-limit", "9999999"], /--time-limit .* at most 604800 .*got "9999999"/],
+    [["explore", "--budget", "none"], /--budget must be an integer from 1 to \d+, or inf/],
+    [["explore", "--shard", "2/2"], /--shard must be i\/n, part i \(from 0\) of n, .*got "2\/2"/],
+    [["explore", "--shard", "0/0"], /--shard must be i\/n.*got "0\/0"/],
+    [["explore", "--shard", "1"], /--shard must be i\/n.*got "1"/],
+    [["explore", "--shard", "a/b"], /--shard must be i\/n.*got "a\/b"/],
+    [["explore", "--shard", "0/1000001"], /--shard must be i\/n.*n ≤ 1000000/],
+    [["explore", "--workers", "0"], /--workers must be an integer from 1 to 256, got "0"/],
+    [["explore", "--workers", "two"], /--workers must be an integer from 1 to 256, got "two"/],
+    [
+      ["explore", "--mode", "random", "--reduction", "none", "--shard", "0/2"],
+      /--reduction, --shard apply to --mode dfs only, not random/,
+    ],
+    [["explore", "--mode", "pct", "--exhaustive"], /--exhaustive applies to --mode dfs only/],
+    [["explore", "--mode", "pct", "--max-preemptions", "inf"], /pct needs a bug depth/],
+    [["explore", "--workers", "2", "--shard", "0/2"], /--workers and --shard do not combine/],
+    [
+      ["explore", "shard-0.json"],
+      /Unexpected argument 'shard-0\.json' \(only --merge takes several values\); see --help/,
+    ],
     [["explore", "--budget", "0"], /--budget must be an integer from 1/],
     [["explore", "--seed", "2"], /--seed applies to --mode random and pct only/],
     [["explore", "--policy", "cooperative"], /Unknown option '--policy'/],
@@ -330,7 +368,7 @@ Deno.test("hints print a command that runs", async (t) => {
     const line = /^ {2}replay {4}(.+)$/m.exec(out)![1];
     assert.match(
       line,
-      /^deno run cli\.ts sim --replay s1\.\S+ --arch riscv64 --features arm-el2 --tasks 2 --iters 1$/,
+      /^deno run cli\.ts sim --replay s2\.\S+ --arch riscv64 --features arm-el2 --tasks 3 --iters 1$/,
     );
     const args = words(line);
     assert.deepEqual(args.slice(0, 3), ["deno", "run", "cli.ts"]);
@@ -446,7 +484,7 @@ Deno.test("reports and JSON name only what applies", async (t) => {
     "--arch",
     "aarch64",
     "--tasks",
-    "2",
+    "3",
     "--iters",
     "1",
     "--replay",
@@ -476,16 +514,22 @@ Deno.test("reports and JSON name only what applies", async (t) => {
   await t.step("plurals", async () => {
     const explore = (await cli("explore", "--arch", "riscv64", "--max-preemptions", "1")).out;
     assert.match(explore, /up to 1 preemption\)/);
-    assert.match(explore, /2 CPUs, 2 tasks × 1 increment \(/);
-    assert.match(explore, /VIOLATION with 1 preemption, \d+ instructions/);
-    assert.match(explore, / - 1 local access hit another CPU's area/);
-    const naive = (await cli("explore", "--features", "sp-naive,preempt", "--tasks", "1")).out;
-    assert.match(naive, /1 CPU, 1 task × 1 increment \(/);
-    assert.match(naive, /VIOLATION with 0 preemptions, \d+ instructions/);
-    assert.match(naive, /lost updates: 1 increment, the per-CPU counters sum to 2/);
+    assert.match(explore, /2 CPUs, 3 tasks × 1 increment \(/);
+    assert.match(explore, /^VIOLATION with 1 preemption \(wrong-cpu\): 2 kinds found/m);
+    assert.match(explore, /^ {2}lost-update: the test's invariant failed: updates were lost$/m);
+    assert.match(explore, /^ {2}wrong-cpu: a local per-CPU access hit another CPU's area$/m);
+    assert.match(explore, /^ {4}1 preemption, at instruction \d+$/m);
+    assert.match(explore, / - 2 local accesses hit another CPU's area/);
+    assert.match(explore, /complete: every schedule with ≤ 1 preemption, up to equivalence/);
+    const one = (await cli("explore", "--cpus", "1", "--tasks", "2", "--access", "read-write"))
+      .out;
+    assert.match(one, /1 CPU, 2 tasks × 1 increment \(/);
+    assert.match(one, /^VIOLATION with 1 preemption \(lost-update\): 1 kind found/m);
+    assert.match(one, /judged at the end of the run \(\d+ instructions\)/);
+    assert.match(one, /lost updates: 2 increments, the per-CPU counters sum to 1/);
     const replayed = (await cli(...replayArgs)).out;
-    assert.match(replayed, /CORRUPTED: 1 access hit another CPU's area\./);
-    assert.doesNotMatch(replayed + explore + naive, /\(s\)|\(es\)/);
+    assert.match(replayed, /CORRUPTED: 2 accesses hit another CPU's area\./);
+    assert.doesNotMatch(replayed + explore + one, /\(s\)|\(es\)/);
   });
 });
 

@@ -153,7 +153,7 @@ const CPU_ID = defPercpu("CPU_ID", usize, 0);
 init(4);
 initPercpuReg(0);
 CPU_ID.writeCurrent(1);
-const found = checkDfs(counterTest({ arch: "aarch64", tasks: 2, iters: 1 }));
+const found = checkDfs(counterTest({ arch: "aarch64" }));
 console.log(JSON.stringify({
   current: CPU_ID.readCurrent(),
   remote: CPU_ID.remoteRefRaw(3).value,
@@ -161,6 +161,7 @@ console.log(JSON.stringify({
   pointerBytes: archTable("arm").pointerBytes,
   corrupted: simulate({ arch: "riscv64" }).corrupted,
   preemptions: found.violation?.preemptions,
+  kind: found.violation?.kind,
   shared: typeof shareAreas,
   usage: EXIT_CODES.usage,
 }));
@@ -175,6 +176,7 @@ console.log(JSON.stringify({
         pointerBytes: 4,
         corrupted: true,
         preemptions: 1,
+        kind: "wrong-cpu",
         shared: "function",
         usage: 2,
       });
