@@ -57,6 +57,7 @@ export type {
   ReplayResult,
   Violation,
 } from "./explore/explore.ts";
+export { mergeExploreResults } from "./explore/merge.ts";
 export { VIOLATION_KINDS } from "./explore/violations.ts";
 export type { ViolationKind } from "./explore/violations.ts";
 export { formatSimReport } from "./report/sim_report.ts";

@@ -75,10 +75,11 @@ import {
   Limited,
   noteFirsts,
   Progress,
+  type Settings,
   smallestViolation,
 } from "./_explorer.ts";
 import { decodeSchedule } from "./schedule.ts";
-import { kindBit, type ViolationKind } from "./violations.ts";
+import { kindBit, VIOLATION_KINDS, type ViolationKind } from "./violations.ts";
 
 /** A test the explorer can run under many schedules. */
 export interface ExploreTest {
@@ -255,6 +256,26 @@ export interface ExploreResult {
   readonly shard: { readonly index: number; readonly count: number } | null;
   /** The test's fingerprint (results of different tests are never merged). */
   readonly test: string;
+  /**
+   * The options besides the bound and the reduction that decide what the
+   * search covers (results whose scopes differ are never merged).
+   */
+  readonly scope: {
+    /** The `picks` option. */
+    readonly picks: "fifo" | "any";
+    /** The violation kinds that counted, in {@linkcode VIOLATION_KINDS} order. */
+    readonly violations: readonly ViolationKind[];
+    /** The `exhaustive` option. */
+    readonly exhaustive: boolean;
+    /** The `maxCycles` option. */
+    readonly maxCycles: number;
+  };
+  /**
+   * What is missing from a parallel or merged search, one message per part
+   * lost (a shard not given, a Worker that failed, and why); empty
+   * otherwise. Not empty means `stopReason` is `failed`.
+   */
+  readonly failures: readonly string[];
 }
 
 /** One replayed run. */
@@ -331,6 +352,8 @@ export function checkDfs(test: ExploreTest, options: ExploreOptions = {}): Explo
     violations,
     shard,
     test: explorer.driver.fingerprint,
+    scope: scopeOf(settings),
+    failures: [],
   };
 }
 
@@ -388,6 +411,23 @@ function randomized(
     violations: found,
     shard: null,
     test: driver.fingerprint,
+    scope: scopeOf(settings),
+    failures: [],
+  };
+}
+
+/**
+ * The scope a search's result reports.
+ *
+ * @param settings The search's checked options.
+ * @returns Its scope.
+ */
+export function scopeOf(settings: Settings): ExploreResult["scope"] {
+  return {
+    picks: settings.picks,
+    violations: VIOLATION_KINDS.filter((kind) => (settings.kinds & kindBit(kind)) !== 0),
+    exhaustive: settings.exhaustive,
+    maxCycles: settings.maxCycles,
   };
 }
 
