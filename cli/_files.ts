@@ -44,3 +44,29 @@ export function writeOutput(path: string, text: string, flag: string): void {
     throw new UsageError(`${flag}: cannot write ${path}: ${(error as Error).message}`);
   }
 }
+
+/**
+ * Makes sure the CLI may read `path`: granted already, or granted at the
+ * prompt Deno shows on a terminal.
+ *
+ * @param path The file or directory.
+ * @param flag The CLI flag that needs it (`--merge`).
+ * @param why What reading is for, for the message.
+ * @param rerun The command line to suggest, with the `--allow-read` it needs.
+ * @throws {UsageError} When reading is not allowed, with the command that allows it.
+ */
+export function ensureReadable(
+  path: string,
+  flag: string,
+  why: string,
+  rerun: (path: string) => string,
+): void {
+  const descriptor = { name: "read", path } as const;
+  let state = Deno.permissions.querySync(descriptor).state;
+  if (state === "prompt" && Deno.stdin.isTerminal()) {
+    state = Deno.permissions.requestSync(descriptor).state;
+  }
+  if (state !== "granted") {
+    throw new UsageError(`${flag} needs permission ${why}: run ${rerun(path)}`);
+  }
+}

@@ -11,6 +11,7 @@ import {
   ACCESS_MODES,
   type AccessMode,
   checkDfs,
+  checkDfsParallel,
   checkPct,
   checkRandom,
   counterTest,
@@ -19,9 +20,12 @@ import {
   type ExploreOptions,
   type ExploreProgress,
   type ExploreResult,
+  exploreResultFromJson,
+  exploreResultToJson,
   type ExploreTest,
   formatExploreReport,
   formatTraceExcerpt,
+  mergeExploreResults,
   REDUCTIONS,
   replay,
   type ScenarioName,
@@ -32,7 +36,7 @@ import {
 import { type Flags, type FlagValues, UsageError } from "./_args.ts";
 import { type Command, type CommandContext, userInput } from "./_command.ts";
 import { exitCodeOf, type Verdict } from "./_exit.ts";
-import { ensureWritable } from "./_files.ts";
+import { ensureReadable, ensureWritable } from "./_files.ts";
 import { plural } from "./_io.ts";
 import { shellWord } from "./_invocation.ts";
 import { checkCycleBudget } from "./_limits.ts";
@@ -245,8 +249,9 @@ function run(values: FlagValues, context: CommandContext): number | Promise<numb
 
   const progress = io.progress && !values.boolean("json") ? new ProgressLine(context) : null;
   const withProgress = progress === null ? options : { ...options, onProgress: progress.show };
+  const seedShown = mode === "dfs" ? null : seed;
   if (workers !== undefined) {
-    throw new UsageError("--workers is not available in this version");
+    return runParallel(values, context, settings, test, withProgress, workers, progress);
   }
   let result: ExploreResult;
   try {
@@ -254,20 +259,61 @@ function run(values: FlagValues, context: CommandContext): number | Promise<numb
   } finally {
     progress?.clear();
   }
-  return finish(values, context, settings, test, result, mode === "dfs" ? null : seed);
+  return finish(values, context, settings, test, result, seedShown);
+}
+
+/**
+ * `--workers n`: the Workers load the counter test from this package's
+ * `sched` entry point, with the scenario options as its argument.
+ */
+async function runParallel(
+  values: FlagValues,
+  context: CommandContext,
+  settings: ScenarioSettings,
+  test: ExploreTest,
+  options: ExploreOptions,
+  workers: number,
+  progress: ProgressLine | null,
+): Promise<number> {
+  const module = new URL("../sched/mod.ts", import.meta.url);
+  if (module.protocol === "file:") {
+    // The package's directory: file:///C:/x on Windows is the path C:/x.
+    const root = decodeURIComponent(new URL("..", module).pathname)
+      .replace(/^\/([A-Za-z]:\/)/, "$1").replace(/\/$/, "");
+    ensureReadable(
+      root,
+      "--workers",
+      `to read ${root} (its Workers load the package's modules from there)`,
+      (path) => rerun(context, values, [`--allow-read=${path}`]),
+    );
+  }
+  let result: ExploreResult;
+  try {
+    result = await checkDfsParallel(
+      { module, export: "counterTest", args: { ...settings, features: [...settings.features] } },
+      { ...options, workers },
+    );
+  } catch (error) {
+    if (error instanceof TypeError || error instanceof RangeError) {
+      throw new UsageError(error.message);
+    }
+    throw error;
+  } finally {
+    progress?.clear();
+  }
+  return finish(values, context, settings, test, result, null);
+}
+
+/** This command line again, with Deno flags added. */
+function rerun(context: CommandContext, values: FlagValues, denoFlags: readonly string[]): string {
+  return [context.launch(denoFlags), "explore", ...values.args().map(shellWord)].join(" ");
 }
 
 /** The `--svg` file must be writable before any work is done. */
 function checkSvg(values: FlagValues, context: CommandContext): void {
   const svg = values.string("svg");
   if (svg === undefined) return;
-  ensureWritable(
-    svg,
-    "--svg",
-    () =>
-      [context.launch([`--allow-write=${svg}`]), "explore", ...values.args().map(shellWord)]
-        .join(" "),
-  );
+  ensureWritable(svg, "--svg", () => rerun(context, values, [`--allow-write=${svg}`]));
 }
 
 /** The report or JSON, trace, timeline and exit code of a result. */
@@ -326,15 +372,24 @@ function finish(
   return exitCodeOf(exploreVerdict(result), values.boolean("fail-on-violation"));
 }
 
-/** `Infinity` as JSON can say it. */
-function inf(n: number): number | "inf" {
-  return n === Infinity ? "inf" : n;
-}
+/** Keys the CLI adds to a violation's JSON, beside the library's. */
+const CLI_VIOLATION_KEYS = ["lostUpdates", "replay", "trace"];
+/** Keys of the library's JSON that apply to dfs alone. */
+const DFS_KEYS = [
+  "format",
+  "reduction",
+  "boundReached",
+  "pruned",
+  "equivalenceClasses",
+  "finalStates",
+];
 
 /**
- * The JSON `--json` prints: the scenario, the result (as `--merge` reads it
- * back), and for each violation the command that replays it; what does not
- * apply to the mode is left out.
+ * The JSON `--json` prints: the scenario, then the result as the library
+ * writes it (`exploreResultToJson`, which `--merge` reads back), with the
+ * rate, and for each violation its lost updates and the command that
+ * replays it. A randomized search's JSON leaves out what applies to dfs
+ * alone (it is never merged).
  */
 function exploreJson(
   settings: ScenarioSettings,
@@ -344,47 +399,44 @@ function exploreJson(
   trace: string | null,
 ): Record<string, unknown> {
   const dfs = result.mode === "dfs";
-  const violation = (v: Violation) => ({
-    kind: v.kind,
-    schedule: v.schedule,
-    preemptions: v.preemptions,
-    steps: v.steps,
-    wrongCpuAccesses: v.wrongCpuAccesses,
-    messages: [...v.messages],
-    details: { ...v.details },
-    traceHash: v.traceHash,
-    lostUpdates: v.details.lostUpdates ?? 0,
-    replay: replayCommand(v),
+  const json = exploreResultToJson(result);
+  const withHints = (v: Record<string, unknown>, violation: Violation) => ({
+    ...v,
+    lostUpdates: violation.details.lostUpdates ?? 0,
+    replay: replayCommand(violation),
   });
-  return {
+  const out: Record<string, unknown> = {
     ...settings,
-    mode: result.mode,
-    reduction: result.reduction,
-    maxPreemptions: inf(result.maxPreemptions),
+    ...Object.fromEntries(Object.entries(json).filter(([key]) => dfs || !DFS_KEYS.includes(key))),
     ...(seed === null ? {} : { seed }),
-    schedulesExplored: result.schedulesExplored,
-    complete: result.complete,
-    stopReason: result.stopReason,
-    ...(dfs ? { boundReached: inf(result.boundReached) } : {}),
     elapsedMs: Math.round(result.elapsedMs * 10) / 10,
     schedulesPerSecond: result.elapsedMs > 0
       ? Math.round(result.schedulesExplored / result.elapsedMs * 1000)
       : 0,
-    ...(dfs
-      ? {
-        pruned: result.pruned,
-        equivalenceClasses: result.equivalenceClasses,
-        statesCached: result.finalStates,
-      }
-      : {}),
-    cutOff: result.cutOff,
-    shard: result.shard,
-    test: result.test,
+    ...(dfs ? { statesCached: result.finalStates } : {}),
     violation: result.violation && {
-      ...violation(result.violation),
+      ...withHints(json.violation as Record<string, unknown>, result.violation),
       ...(trace === null ? {} : { trace }),
     },
-    violations: result.violations.map(violation),
+    violations: (json.violations as Record<string, unknown>[]).map((v, i) =>
+      withHints(v, result.violations[i])
+    ),
+  };
+  return out;
+}
+
+/** A shard file's result without what the CLI added to its violations. */
+function libraryJson(json: Record<string, unknown>): Record<string, unknown> {
+  const strip = (v: unknown) =>
+    typeof v === "object" && v !== null && !Array.isArray(v)
+      ? Object.fromEntries(
+        Object.entries(v).filter(([key]) => !CLI_VIOLATION_KEYS.includes(key)),
+      )
+      : v;
+  return {
+    ...json,
+    violation: strip(json.violation),
+    violations: Array.isArray(json.violations) ? json.violations.map(strip) : json.violations,
   };
 }
 
@@ -398,12 +450,101 @@ function runMerge(values: FlagValues, context: CommandContext): number {
       } not apply with --merge: the shards' files say what was explored`,
     );
   }
-  void context;
-  throw new UsageError("--merge is not available in this version");
+  const files = values.values("merge")!;
+  for (const file of files) {
+    ensureReadable(
+      file,
+      "--merge",
+      `to read ${file}`,
+      () => rerun(context, values, [`--allow-read=${files.join(",")}`]),
+    );
+  }
+  checkSvg(values, context);
+  const parts = files.map((file) => readShard(file));
+  let merged: ExploreResult;
+  try {
+    merged = mergeExploreResults(parts.map((p) => p.result));
+  } catch (error) {
+    if (error instanceof TypeError || error instanceof RangeError) {
+      // The library names results by index; the user knows them as files.
+      throw new UsageError(
+        `--merge: ${
+          error.message.replace(/^mergeExploreResults: /, "").replace(
+            /results\[(\d+)\]/g,
+            (_, i) => files[Number(i)],
+          )
+        }`,
+      );
+    }
+    throw error;
+  }
+  const { settings, test } = parts[0];
+  return finish(values, context, settings, test, merged, null);
+}
+
+/** One shard file: its result, checked, and the scenario it names. */
+function readShard(
+  file: string,
+): { result: ExploreResult; settings: ScenarioSettings; test: ExploreTest } {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(file);
+  } catch (error) {
+    throw new UsageError(`--merge: cannot read ${file}: ${(error as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(
+      `--merge: ${file} is not JSON (${
+        (error as Error).message
+      }): give the files explore --shard i/n --json wrote`,
+    );
+  }
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    throw new UsageError(
+      `--merge: ${file} holds no explore result: give the files explore --shard i/n --json wrote`,
+    );
+  }
+  const object = json as Record<string, unknown>;
+  if (object.mode !== "dfs") {
+    throw new UsageError(
+      `--merge: ${file} holds ${
+        typeof object.mode === "string"
+          ? `a ${JSON.stringify(object.mode)} search`
+          : "no dfs search"
+      }: only the files explore --shard i/n --json wrote (dfs) can be merged`,
+    );
+  }
+  let result: ExploreResult;
+  try {
+    result = exploreResultFromJson(libraryJson(object));
+  } catch (error) {
+    if (
+      error instanceof TypeError || error instanceof RangeError || error instanceof SyntaxError
+    ) {
+      throw new UsageError(
+        `--merge: ${file}: ${error.message.replace(/^explore result JSON:? ?/, "")}`,
+      );
+    }
+    throw error;
+  }
+  const settings = scenarioOfJson(object, file);
+  const test = userInput(() => counterTest(settings));
+  // The file's scenario must be the one its result was explored on: the
+  // report, the replay command and --trace are built from it.
+  const fingerprint = checkDfs(test, { maxPreemptions: 0, budget: 1 }).test;
+  if (fingerprint !== result.test) {
+    throw new UsageError(
+      `--merge: ${file}: its scenario fields (arch, features, cpus, tasks, iters, access, scenario) are not those of its result's test (fingerprint ${result.test}): the file was edited`,
+    );
+  }
+  return { result, settings, test };
 }
 
 /** The scenario a shard file names (the fields `explore --json` writes). */
-export function scenarioOfJson(json: Record<string, unknown>, file: string): ScenarioSettings {
+function scenarioOfJson(json: Record<string, unknown>, file: string): ScenarioSettings {
   const bad = (key: string, accepted: string) =>
     new UsageError(
       `--merge: ${file}: ${key} must be ${accepted}, got ${

@@ -57,7 +57,13 @@ export type {
   ReplayResult,
   Violation,
 } from "./explore/explore.ts";
-export { mergeExploreResults } from "./explore/merge.ts";
+export {
+  exploreResultFromJson,
+  exploreResultToJson,
+  mergeExploreResults,
+} from "./explore/merge.ts";
+export { checkDfsParallel } from "./explore/parallel.ts";
+export type { ParallelOptions, TestSource } from "./explore/parallel.ts";
 export { VIOLATION_KINDS } from "./explore/violations.ts";
 export type { ViolationKind } from "./explore/violations.ts";
 export { formatSimReport } from "./report/sim_report.ts";

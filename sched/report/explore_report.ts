@@ -7,7 +7,7 @@
  */
 
 import type { ExploreResult, Violation } from "../explore/explore.ts";
-import type { ViolationKind } from "../explore/violations.ts";
+import { VIOLATION_KINDS, type ViolationKind } from "../explore/violations.ts";
 import { resolveSimOptions, type SimOptions } from "../scenario/sim_options.ts";
 import { plural } from "./_plural.ts";
 import { printable } from "./_printable.ts";
@@ -151,6 +151,10 @@ export function formatExploreReport(result: ExploreResult, options: SimOptions =
       counts.length === 0 ? "" : `: ${counts.join(", ")}`
     }`,
     `  search     ${searchText(result)}`,
+    ...result.failures.map((f) => `  failed     ${printable(f)}`),
+    ...(result.scope.violations.length === VIOLATION_KINDS.length
+      ? []
+      : [`  counting   ${result.scope.violations.join(", ")} (the other kinds are ignored)`]),
     "",
   ];
   const v = result.violation;
@@ -164,6 +168,10 @@ export function formatExploreReport(result: ExploreResult, options: SimOptions =
             : ` with at most ${plural(result.boundReached, "preemption")}`
         } violates the test${
           result.shard === null ? "" : ` in shard ${result.shard.index}/${result.shard.count}`
+        }${
+          result.scope.violations.length === VIOLATION_KINDS.length
+            ? ""
+            : ` (counting ${result.scope.violations.join(", ")})`
         }.`
         : dfs
         ? `INCOMPLETE: no violation in ${plural(result.schedulesExplored, "schedule")}, ` +
