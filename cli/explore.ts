@@ -525,7 +525,7 @@ function readShard(
       error instanceof TypeError || error instanceof RangeError || error instanceof SyntaxError
     ) {
       throw new UsageError(
-        `--merge: ${file}: ${error.message.replace(/^explore result JSON:? ?/, "")}`,
+        `--merge: ${file}: ${error.message.replace(/^explore result JSON(\.|: ?| )/, "")}`,
       );
     }
     throw error;

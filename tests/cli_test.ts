@@ -9,11 +9,19 @@ import { launchCommand, shellWord } from "../cli/_invocation.ts";
 import { wantsColor } from "../cli/_io.ts";
 import { exitCodeOf } from "../cli/_exit.ts";
 import { simVerdict } from "../cli/sim.ts";
+import { exploreVerdict } from "../cli/explore.ts";
 import { RANGES } from "../cli/_scenario.ts";
 import { CYCLE_LIMIT } from "../cli/_limits.ts";
 import { VERSION } from "../cli/_version.ts";
 import { createPercpu } from "../mod.ts";
-import { counterTest, Machine, type SimResult, simulate } from "../sched/mod.ts";
+import {
+  checkDfs,
+  counterTest,
+  type ExploreResult,
+  Machine,
+  type SimResult,
+  simulate,
+} from "../sched/mod.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
@@ -643,6 +651,12 @@ Deno.test("no command line a user can type prints a stack trace or an internal e
     "--replay",
     "--mode",
     "--max-preemptions",
+    "--reduction",
+    "--violations",
+    "--exhaustive",
+    "--time-limit",
+    "--shard",
+    "--merge",
     "--json",
     "--trace",
     "--fail-on-violation",
@@ -674,6 +688,15 @@ Deno.test("no command line a user can type prints a stack trace or an internal e
       "9007199254740993",
       "s1.abc.2.5.2=1",
       "s1.zzzzzz.2.zzzz.",
+      "dpor",
+      "none",
+      "inf",
+      "0/2",
+      "1/2",
+      "2/2",
+      "lost-update,wrong-cpu",
+      "task-error",
+      "0.5",
       "",
       " ",
       "\u0000",
@@ -691,7 +714,9 @@ Deno.test("no command line a user can type prints a stack trace or an internal e
   await fc.assert(
     fc.asyncProperty(argv, async (args) => {
       const { code, out, err } = await cli(...args);
-      assert.ok([0, 2].includes(code), `exit ${code} for ${JSON.stringify(args)}: ${err}`);
+      // 1 and 3 are verdicts, only with --fail-on-violation.
+      const codes = args.includes("--fail-on-violation") ? [0, 1, 2, 3] : [0, 2];
+      assert.ok(codes.includes(code), `exit ${code} for ${JSON.stringify(args)}: ${err}`);
       assert.doesNotMatch(err, STACK_FRAME);
       if (code === 2) {
         assert.equal(out, "", JSON.stringify(args));
@@ -733,4 +758,341 @@ Deno.test("the CLI uses only the package's public entry points", async () => {
       );
     }
   }
+});
+
+Deno.test("explore's search flags: good values do what they say", async (t) => {
+  const json = async (...args: string[]) => {
+    const run = await cli("explore", ...args, "--json");
+    assert.equal(run.code, 0, run.err);
+    return JSON.parse(run.out);
+  };
+  await t.step("--max-preemptions inf: complete and unbounded", async () => {
+    const args = ["--arch", "aarch64", "--features", "preempt", "--max-preemptions", "inf"];
+    const result = await json(...args);
+    assert.equal(result.maxPreemptions, "inf");
+    assert.equal(result.boundReached, "inf");
+    assert.equal(result.stopReason, "complete");
+    assert.equal(result.complete, true);
+    assert.equal(result.violation, null);
+    assert.deepEqual(result.violations, []);
+    assert.ok(result.equivalenceClasses > 0);
+    const text = await cli("explore", ...args, "--fail-on-violation");
+    assert.equal(text.code, 0);
+    assert.match(text.out, /\(dfs, dpor, unbounded\)/);
+    assert.match(text.out, /complete: every schedule \(unbounded\), up to equivalence/);
+    assert.match(text.out, /^SAFE: no schedule violates the test\.$/m);
+  });
+  await t.step("--reduction none runs every interleaving, to the same verdict", async () => {
+    const scenario = ["--cpus", "1", "--tasks", "3", "--access", "read-write"];
+    const none = await json(...scenario, "--reduction", "none");
+    const dpor = await json(...scenario);
+    assert.equal(none.reduction, "none");
+    assert.equal(dpor.reduction, "dpor");
+    assert.equal(none.violation.kind, dpor.violation.kind);
+    assert.equal(none.violation.preemptions, dpor.violation.preemptions);
+    assert.deepEqual(none.violations.map((v: { kind: string }) => v.kind), ["lost-update"]);
+    assert.ok(none.schedulesExplored >= dpor.schedulesExplored);
+    assert.match(
+      (await cli("explore", ...scenario, "--reduction", "none")).out,
+      /\(dfs, no reduction,/,
+    );
+  });
+  await t.step("--violations: only the kinds named count", async () => {
+    const result = await json(
+      "--arch",
+      "riscv64",
+      "--max-preemptions",
+      "1",
+      "--violations",
+      "lost-update",
+    );
+    assert.deepEqual(result.scope.violations, ["lost-update"]);
+    assert.equal(result.violation.kind, "lost-update");
+    assert.deepEqual(result.violations.map((v: { kind: string }) => v.kind), ["lost-update"]);
+    const all = await json("--arch", "riscv64", "--max-preemptions", "1");
+    assert.deepEqual(all.violations.map((v: { kind: string }) => v.kind), [
+      "lost-update",
+      "wrong-cpu",
+    ]);
+    assert.equal(all.violation.kind, "wrong-cpu", "the smallest: fewer instructions");
+    assert.ok(all.violation.steps < all.violations[0].steps);
+    const text = await cli(
+      "explore",
+      "--arch",
+      "riscv64",
+      "--max-preemptions",
+      "1",
+      "--violations",
+      "wrong-cpu",
+    );
+    assert.match(text.out, /counting {3}wrong-cpu \(the other kinds are ignored\)/);
+    assert.doesNotMatch(text.out, /lost-update:/);
+  });
+  await t.step("--exhaustive goes on to the bound after a violation", async () => {
+    const scenario = ["--cpus", "1", "--tasks", "3", "--access", "read-write"];
+    const first = await json(...scenario);
+    assert.equal(first.boundReached, 1);
+    const all = await json(...scenario, "--exhaustive");
+    assert.equal(all.boundReached, 2);
+    assert.equal(all.scope.exhaustive, true);
+    assert.equal(all.violation.preemptions, first.violation.preemptions);
+  });
+  await t.step(
+    "--budget and --time-limit: incomplete, exit 3 with --fail-on-violation",
+    async () => {
+      const safe = ["--arch", "aarch64", "--features", "preempt", "--tasks", "4", "--iters", "2"];
+      const budget = await cli("explore", ...safe, "--budget", "50", "--fail-on-violation");
+      assert.equal(budget.code, 3);
+      assert.match(budget.out, /incomplete: stopped by the budget after 50 schedules/);
+      assert.match(budget.out, /^INCOMPLETE: no violation in 50 schedules/m);
+      const timed = await json(...safe, "--time-limit", "0.3");
+      assert.equal(timed.stopReason, "time");
+      assert.equal(timed.complete, false);
+      assert.equal(timed.violation, null);
+      assert.equal(
+        (await cli("explore", ...safe, "--time-limit", "0.3", "--fail-on-violation")).code,
+        3,
+      );
+      assert.equal((await cli("explore", ...safe, "--time-limit", "0.3")).code, 0);
+    },
+  );
+  await t.step(
+    "progress: one overwritten stderr line on a terminal, none with --json",
+    async () => {
+      const slow = [
+        "explore",
+        "--arch",
+        "aarch64",
+        "--features",
+        "preempt",
+        "--tasks",
+        "4",
+        "--iters",
+        "2",
+        "--time-limit",
+        "1.6",
+      ];
+      let err = "";
+      let out = "";
+      const io = {
+        out: (x: string) => void (out += x),
+        err: (x: string) => void (err += x),
+        progress: true,
+      };
+      assert.equal(await main(slow, io), 0);
+      assert.ok(err.startsWith(`\r${ESC}[K  dfs: `), JSON.stringify(err));
+      assert.match(err, /dfs: \d+ schedules, \d+\/s, bound \d, 1 s…/);
+      assert.ok(err.endsWith("\r\x1b[K"), "the line is cleared at the end");
+      assert.doesNotMatch(err, /\n/);
+      assert.match(out, /stopped by the time limit/);
+      err = "";
+      out = "";
+      assert.equal(await main([...slow, "--json"], io), 0);
+      assert.equal(err, "");
+      assert.equal(JSON.parse(out).stopReason, "time");
+    },
+  );
+  await t.step("the verdict: incomplete for any search that did not cover its space", () => {
+    const done = checkDfs(counterTest({ arch: "aarch64", features: ["preempt"] }));
+    assert.equal(exploreVerdict(done), "ok");
+    const variants: Partial<ExploreResult>[] = [
+      { complete: false, stopReason: "budget" },
+      { complete: false, stopReason: "time" },
+      { complete: false, stopReason: "failed", failures: ["shard 1 of 2 is missing"] },
+      { complete: false, cutOff: 1 },
+    ];
+    for (const variant of variants) {
+      assert.equal(exploreVerdict({ ...done, ...variant }), "incomplete", JSON.stringify(variant));
+    }
+    const racy = checkDfs(counterTest({ arch: "aarch64" }), { budget: 5000 });
+    assert.equal(exploreVerdict(racy), "violation");
+    assert.equal(exploreVerdict({ ...racy, complete: false, stopReason: "budget" }), "violation");
+  });
+});
+
+Deno.test("--shard i/n and --merge: the parts' files give the whole search's verdict", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "percpu_cli_shards_" });
+  const write = async (name: string, args: string[]) => {
+    const run = await cli("explore", ...args, "--json");
+    assert.equal(run.code, 0, run.err);
+    await Deno.writeTextFile(`${dir}/${name}`, run.out);
+    return JSON.parse(run.out);
+  };
+  const racy = ["--arch", "aarch64"];
+  const safe = ["--arch", "riscv64", "--features", "preempt"];
+  try {
+    await t.step("0/2 + 1/2 merged = the whole search", async () => {
+      for (const [name, scenario] of [["racy", racy], ["safe", safe]] as const) {
+        const whole = JSON.parse((await cli("explore", ...scenario, "--json")).out);
+        const part0 = await write(`${name}-0.json`, [...scenario, "--shard", "0/2"]);
+        await write(`${name}-1.json`, [...scenario, "--shard", "1/2"]);
+        assert.deepEqual(part0.shard, { index: 0, count: 2 });
+        assert.equal(part0.format, "percpu.explore-result.1");
+        const merged = await cli(
+          "explore",
+          "--merge",
+          `${dir}/${name}-1.json`,
+          `${dir}/${name}-0.json`,
+          "--json",
+        );
+        assert.equal(merged.code, 0, merged.err);
+        const m = JSON.parse(merged.out);
+        assert.equal(m.shard, null);
+        assert.equal(m.complete, whole.complete);
+        assert.equal(m.stopReason, whole.stopReason);
+        assert.equal(m.boundReached, whole.boundReached);
+        assert.deepEqual(m.violation?.kind, whole.violation?.kind);
+        assert.deepEqual(m.violation?.preemptions, whole.violation?.preemptions);
+        assert.deepEqual(m.violation?.steps, whole.violation?.steps);
+        assert.deepEqual(
+          m.violations.map((v: { kind: string }) => v.kind),
+          whole.violations.map((v: { kind: string }) => v.kind),
+        );
+        for (const key of ["arch", "features", "cpus", "tasks", "iters", "access", "scenario"]) {
+          assert.deepEqual(m[key], whole[key], key);
+        }
+        const code = (await cli(
+          "explore",
+          "--merge",
+          `${dir}/${name}-0.json`,
+          `${dir}/${name}-1.json`,
+          "--fail-on-violation",
+        )).code;
+        assert.equal(code, name === "racy" ? 1 : 0);
+      }
+      const text = await cli("explore", "--merge", `${dir}/racy-0.json`, `${dir}/racy-1.json`);
+      assert.match(text.out, /^VIOLATION with 1 preemption \(wrong-cpu\)/m);
+      const line = /^ {2}replay {4}(.+)$/m.exec(text.out)![1];
+      const replayed = await cli(...words(line).slice(3), "--json");
+      assert.equal(
+        JSON.parse(replayed.out).wrongCpuAccesses > 0,
+        true,
+        "the merged violation replays",
+      );
+      const safeText = await cli("explore", "--merge", `${dir}/safe-0.json`, `${dir}/safe-1.json`);
+      assert.match(
+        safeText.out,
+        /^SAFE: no schedule with at most 2 preemptions violates the test\.$/m,
+      );
+    });
+    await t.step("a missing shard: incomplete, exit 3 with --fail-on-violation", async () => {
+      const run = await cli("explore", "--merge", `${dir}/safe-1.json`, "--fail-on-violation");
+      assert.equal(run.code, 3);
+      assert.match(run.out, /incomplete: a part of the search failed or is missing/);
+      assert.match(run.out, /failed {5}shard 0 of 2 is missing/);
+      assert.doesNotMatch(run.out, /SAFE/);
+      const json = JSON.parse(
+        (await cli("explore", "--merge", `${dir}/safe-1.json`, "--json")).out,
+      );
+      assert.equal(json.complete, false);
+      assert.equal(json.stopReason, "failed");
+      assert.deepEqual(json.failures, ["shard 0 of 2 is missing"]);
+    });
+    await t.step("bad files are refused: exit 2, one line naming the file", async () => {
+      const good = await Deno.readTextFile(`${dir}/safe-0.json`);
+      const edit = (f: (o: Record<string, unknown>) => void) => {
+        const o = JSON.parse(good);
+        f(o);
+        return JSON.stringify(o);
+      };
+      const random = (await cli("explore", "--mode", "random", "--budget", "20", "--json")).out;
+      const cases: [string, string, RegExp][] = [
+        ["truncated.json", good.slice(0, good.length / 2), /truncated\.json is not JSON/],
+        ["empty.json", "", /empty\.json is not JSON/],
+        ["array.json", "[]", /array\.json holds no explore result/],
+        ["random.json", random, /random\.json holds a "random" search: only .* can be merged/],
+        [
+          "count.json",
+          edit((o) => (o.schedulesExplored = -1)),
+          /count\.json: schedulesExplored must be an integer ≥ 0, got (number )?-1/,
+        ],
+        [
+          "format.json",
+          edit((o) => (o.format = "other")),
+          /format\.json: .*format must be "percpu\.explore-result\.1"/,
+        ],
+        [
+          "stop.json",
+          edit((o) => (o.stopReason = "done")),
+          /stop\.json: .*stopReason must be one of/,
+        ],
+        [
+          "arch.json",
+          edit((o) => (o.arch = "aarch64")),
+          /arch\.json: its scenario fields .* are not those of its result's test/,
+        ],
+        [
+          "tasks.json",
+          edit((o) => (o.tasks = 0)),
+          /tasks\.json: tasks must be an integer from 1 to 1024, got 0/,
+        ],
+      ];
+      for (const [name, text, message] of cases) {
+        await Deno.writeTextFile(`${dir}/${name}`, text);
+        const run = await cli("explore", "--merge", `${dir}/${name}`, `${dir}/safe-1.json`);
+        assert.equal(run.code, 2, `${name}: ${run.out}`);
+        assert.equal(run.out, "");
+        assert.match(run.err, message, name);
+        assert.equal(run.err.trimEnd().split("\n").length, 1, name);
+        assert.doesNotMatch(run.err, STACK_FRAME);
+      }
+      const refused: [string[], RegExp][] = [
+        [[`${dir}/nothing.json`], /--merge: cannot read .*nothing\.json/],
+        [
+          [`${dir}/safe-0.json`, `${dir}/safe-0.json`],
+          /safe-0\.json is shard 0 of 2, which is given twice/,
+        ],
+        [
+          [`${dir}/safe-0.json`, `${dir}/racy-1.json`],
+          /racy-1\.json is not a shard of the same search as .*safe-0\.json: its test fingerprint/,
+        ],
+        [[`${dir}/safe-0.json`, "--arch", "arm"], /--arch does not apply with --merge/],
+        [
+          [`${dir}/safe-0.json`, "--mode", "dfs", "--budget", "9"],
+          /--mode, --budget do not apply with --merge/,
+        ],
+      ];
+      for (const [args, message] of refused) {
+        const run = await cli("explore", "--merge", ...args);
+        assert.equal(run.code, 2, args.join(" "));
+        assert.match(run.err, message);
+        assert.equal(run.err.trimEnd().split("\n").length, 1);
+      }
+    });
+    await t.step("--merge without --allow-read: exit 2 with the command that works", async () => {
+      const run = await spawn(["explore", "--merge", "safe-0.json", "safe-1.json"], { cwd: dir });
+      assert.equal(run.code, 2);
+      assert.match(
+        run.err,
+        /--merge needs permission to read safe-0\.json: run deno run --allow-read=safe-0\.json,safe-1\.json .*cli\.ts explore --merge safe-0\.json safe-1\.json\n$/,
+      );
+      const allowed = await spawn(["explore", "--merge", "safe-0.json", "safe-1.json"], {
+        cwd: dir,
+        denoFlags: ["--allow-read=safe-0.json,safe-1.json"],
+      });
+      assert.equal(allowed.code, 0, allowed.err);
+      assert.match(allowed.out, /^SAFE/m);
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("--workers n: the same verdict as the sequential search", async () => {
+  const sequential = JSON.parse((await cli("explore", "--arch", "aarch64", "--json")).out);
+  const run = await cli("explore", "--arch", "aarch64", "--workers", "2", "--json");
+  assert.equal(run.code, 0, run.err);
+  const parallel = JSON.parse(run.out);
+  assert.equal(parallel.complete, sequential.complete);
+  assert.equal(parallel.stopReason, "complete");
+  assert.equal(parallel.boundReached, sequential.boundReached);
+  assert.equal(parallel.violation.kind, sequential.violation.kind);
+  assert.equal(parallel.violation.preemptions, sequential.violation.preemptions);
+  assert.equal(parallel.violation.steps, sequential.violation.steps);
+  assert.deepEqual(
+    parallel.violations.map((v: { kind: string }) => v.kind),
+    sequential.violations.map((v: { kind: string }) => v.kind),
+  );
+  const replayed = await cli(...words(parallel.violation.replay).slice(3), "--json");
+  assert.equal(JSON.parse(replayed.out).traceHash, parallel.violation.traceHash);
 });
