@@ -196,6 +196,20 @@ console.log(JSON.stringify({
       const replayed = await user([...hint.split(" ").slice(1), "--json"]);
       assert.equal(replayed.code, 0, replayed.err);
       assert.equal(JSON.parse(replayed.out).corrupted, true);
+      const parallel = await user([
+        "run",
+        cli,
+        "explore",
+        "--arch",
+        "aarch64",
+        "--workers",
+        "2",
+        "--json",
+      ]);
+      assert.equal(parallel.code, 0, parallel.err);
+      const found = JSON.parse(parallel.out);
+      assert.equal(found.stopReason, "complete", JSON.stringify(found.failures));
+      assert.equal(found.violation.kind, "wrong-cpu");
       const bad = await user(["run", cli, "sim", "--cpus", "0"]);
       assert.equal(bad.code, 2);
       assert.equal(bad.err, `error: --cpus must be an integer from 1 to 64, got "0"\n`);
