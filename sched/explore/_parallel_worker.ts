@@ -67,14 +67,50 @@ export type ExploreWorkerReply =
 interface WorkerScope {
   onmessage: ((event: MessageEvent<ExploreWorkerRequest>) => void) | null;
   postMessage(message: ExploreWorkerReply): void;
+  close(): void;
   addEventListener(type: "unload", listener: () => void): void;
 }
 
+/** Set once the Worker is ending: nothing more is sent. */
 let ended = false;
 
 function reply(message: ExploreWorkerReply): void {
   if (!ended) (globalThis as unknown as WorkerScope).postMessage(message);
 }
+
+/** Says the Worker is ending, once, naming how. */
+function ending(how: string): void {
+  reply({ type: "error", name: "Error", message: `the test ended its Worker with ${how}` });
+  ended = true;
+}
+
+/** Whether this module runs in a Worker (only Workers have `WorkerGlobalScope`). */
+function inWorker(): boolean {
+  const scope = (globalThis as { WorkerGlobalScope?: new () => unknown }).WorkerGlobalScope;
+  return typeof scope === "function" && globalThis instanceof scope;
+}
+
+/**
+ * Makes `close()` and `Deno.exit()` answer with a failure before they end
+ * the Worker (this module is evaluated before the test's), and `unload`
+ * answer too.
+ */
+function reportEnds(): void {
+  const scope = globalThis as unknown as WorkerScope;
+  const close = scope.close.bind(scope);
+  scope.close = () => {
+    ending("close()");
+    close();
+  };
+  const exit = Deno.exit.bind(Deno);
+  Deno.exit = ((code?: number) => {
+    ending(`Deno.exit(${code ?? ""})`);
+    return exit(code);
+  }) as typeof Deno.exit;
+  scope.addEventListener("unload", () => ending("an exit"));
+}
+
+if (inWorker()) reportEnds();
 
 /** What was thrown, as a reply; never throws. */
 function failure(error: unknown): ExploreWorkerReply {

@@ -106,13 +106,13 @@ export function mergeExploreResults(results: readonly ExploreResult[]): ExploreR
   const byIndex = new Map<number, ExploreResult>();
   parts.forEach((part, i) => {
     const where = `mergeExploreResults: results[${i}]`;
+    if (part.mode !== "dfs") {
+      throw new RangeError(`${where} is a ${part.mode} search; only dfs shards can be merged`);
+    }
     if (part.shard === null) {
       throw new RangeError(
         `${where} is a whole search (shard null); only shards of one search can be merged`,
       );
-    }
-    if (part.mode !== "dfs") {
-      throw new RangeError(`${where} is a ${part.mode} search; only dfs shards can be merged`);
     }
     const differs = (what: string, a: unknown, b: unknown) => {
       if (JSON.stringify(a) !== JSON.stringify(b)) {

@@ -107,6 +107,29 @@ function moduleUrl(module: unknown): string {
   );
 }
 
+/** Fails fast, with the fix in the message, where every Worker would fail to load the module. */
+function checkLoadable(url: URL): void {
+  if (url.protocol !== "file:") return;
+  if (Deno.permissions.querySync({ name: "read", path: url }).state !== "granted") {
+    throw new Deno.errors.NotCapable(
+      `checkDfsParallel: Workers load the test's module from its file and cannot read ${url.pathname}; run with --allow-read (or --allow-read=<the directory holding the modules>)`,
+    );
+  }
+  let file = false;
+  try {
+    file = Deno.statSync(url).isFile;
+  } catch {
+    // Reported below.
+  }
+  if (!file) throw new Deno.errors.NotFound(`checkDfsParallel: no module file at ${url.href}`);
+}
+
+/** An error event's message without terminal colours and the stack Deno appends. */
+function plain(message: string): string {
+  // deno-lint-ignore no-control-regex
+  return message.replace(/\x1b\[[0-9;]*m/g, "").split("\n    at ")[0];
+}
+
 /** One Worker and its conversation: one request at a time. */
 class ExploreWorker {
   readonly #worker: Worker;
@@ -124,7 +147,7 @@ class ExploreWorker {
       // An uncaught error in the Worker (its module failed to load, say) is
       // this Worker's failure, not this process's.
       event.preventDefault();
-      this.#settle({ type: "error", name: "Error", message: event.message });
+      this.#settle({ type: "error", name: "Error", message: plain(String(event.message)) });
     };
     this.#worker.onmessageerror = () => {
       this.#settle({
@@ -186,6 +209,8 @@ interface Pass {
  * @throws {TypeError} On a bad source or option type (the promise rejects
  *   and no Worker is started).
  * @throws {RangeError} On an option out of range, or `shard`.
+ * @throws {Deno.errors.NotFound} When the module is a file that does not exist.
+ * @throws {Deno.errors.NotCapable} When it is a file Deno may not read.
  *
  * @example
  * ```ts
@@ -244,6 +269,7 @@ export async function checkDfsParallel(
     );
   }
   const settings = exploreSettings(rest, "checkDfsParallel", 1_000_000);
+  checkLoadable(new URL(module));
   if (settings.shard !== null) {
     throw new RangeError(
       "checkDfsParallel: shard is not supported; run checkDfs with shard on each machine, or checkDfsParallel on the whole search",
