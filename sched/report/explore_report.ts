@@ -56,7 +56,7 @@ function searchText(result: ExploreResult): string {
   }
   const part = result.shard === null
     ? ""
-    : ` (of shard ${result.shard.index}/${result.shard.count} alone)`;
+    : ` (shard ${result.shard.index}/${result.shard.count}: its part only; merge the ${result.shard.count} shards for the whole search)`;
   const covered = result.boundReached >= 0
     ? `; ${coverText(result.boundReached)} was covered${part}`
     : "";
@@ -167,7 +167,9 @@ export function formatExploreReport(result: ExploreResult, options: SimOptions =
             ? ""
             : ` with at most ${plural(result.boundReached, "preemption")}`
         } violates the test${
-          result.shard === null ? "" : ` in shard ${result.shard.index}/${result.shard.count}`
+          result.shard === null
+            ? ""
+            : ` in shard ${result.shard.index}/${result.shard.count}'s part`
         }${
           result.scope.violations.length === VIOLATION_KINDS.length
             ? ""
