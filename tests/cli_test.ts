@@ -1072,6 +1072,11 @@ Deno.test("--shard i/n and --merge: the parts' files give the whole search's ver
       });
       assert.equal(allowed.code, 0, allowed.err);
       assert.match(allowed.out, /^SAFE/m);
+      for (const args of [["explore", "--merge", ""], ["sim", "--svg", ""]]) {
+        const empty = await spawn(args, { cwd: dir });
+        assert.equal(empty.code, 2, empty.err);
+        assert.match(empty.err, /^error: --(merge|svg): "" is not a file name: .*\n$/);
+      }
     });
   } finally {
     await Deno.remove(dir, { recursive: true });
