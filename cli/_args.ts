@@ -247,7 +247,11 @@ export function parseFlags(args: readonly string[], flags: Flags): FlagValues {
   const options = Object.fromEntries(
     Object.entries(flags).map(([name, flag]) => [
       name,
-      flag.short === undefined ? { type: flag.type } : { type: flag.type, short: flag.short },
+      {
+        type: flag.type,
+        ...(flag.short === undefined ? {} : { short: flag.short }),
+        ...(flag.rest ? { multiple: true } : {}),
+      },
     ]),
   );
   const rest = Object.keys(flags).find((name) => flags[name].rest === true);
@@ -266,15 +270,19 @@ export function parseFlags(args: readonly string[], flags: Flags): FlagValues {
       .replace(/\.$/, "");
     throw new UsageError(`${message}; see --help`);
   }
-  const values = parsed.values as Record<string, string | boolean | undefined>;
-  if (parsed.positionals.length > 0 && (rest === undefined || values[rest] === undefined)) {
+  const values = { ...parsed.values } as Record<string, string | string[] | boolean | undefined>;
+  // A `rest` flag given several times (`--merge a --merge b`) takes every value.
+  const many = rest === undefined ? undefined : values[rest] as string[] | undefined;
+  const positionals = [...(many?.slice(1) ?? []), ...parsed.positionals];
+  if (rest !== undefined) values[rest] = many?.[0];
+  if (positionals.length > 0 && (rest === undefined || values[rest] === undefined)) {
     throw new UsageError(
-      `Unexpected argument '${parsed.positionals[0]}'${
+      `Unexpected argument '${positionals[0]}'${
         rest === undefined ? "" : ` (only --${rest} takes several values)`
       }; see --help`,
     );
   }
-  return new FlagValues(values, flags, parsed.positionals);
+  return new FlagValues(values as Record<string, string | boolean | undefined>, flags, positionals);
 }
 
 /**

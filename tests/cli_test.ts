@@ -987,6 +987,15 @@ Deno.test("--shard i/n and --merge: the parts' files give the whole search's ver
       assert.equal(json.complete, false);
       assert.equal(json.stopReason, "failed");
       assert.deepEqual(json.failures, ["shard 0 of 2 is missing"]);
+      const twice = await cli(
+        "explore",
+        "--merge",
+        `${dir}/safe-1.json`,
+        "--merge",
+        `${dir}/safe-0.json`,
+        "--json",
+      );
+      assert.equal(JSON.parse(twice.out).complete, true, "--merge given twice takes both files");
     });
     await t.step("bad files are refused: exit 2, one line naming the file", async () => {
       const good = await Deno.readTextFile(`${dir}/safe-0.json`);
