@@ -1109,4 +1109,13 @@ Deno.test("--workers n: the same verdict as the sequential search", async () => 
   );
   const replayed = await cli(...words(parallel.violation.replay).slice(3), "--json");
   assert.equal(JSON.parse(replayed.out).traceHash, parallel.violation.traceHash);
+  // From a clone, the Workers read the package's files: asked for before any work.
+  const denied = await spawn(["explore", "--workers", "2"]);
+  assert.equal(denied.code, 2);
+  assert.equal(denied.out, "");
+  const root = ROOT.pathname.replace(/\/$/, "");
+  assert.equal(
+    denied.err,
+    `error: --workers needs permission to read ${root} (its Workers load the package's modules from there): run deno run --allow-read=${root} cli.ts explore --workers 2\n`,
+  );
 });
