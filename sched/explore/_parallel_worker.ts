@@ -15,6 +15,7 @@
 
 import type { ExploreOptions, ExploreTest, Violation } from "./explore.ts";
 import { Explorer, exploreSettings } from "./_explorer.ts";
+import { Search } from "./_search.ts";
 
 /** What the Worker is asked. */
 export type ExploreWorkerRequest =
@@ -33,12 +34,12 @@ export type ExploreWorkerRequest =
     readonly target: number;
   }
   | {
-    /** Search the subtrees of the prefixes `p` with `p % jobs === job`. */
+    /** Search the subtrees of the prefixes `from` to `to − 1`. */
     readonly type: "job";
     readonly bound: number;
     readonly depth: number;
-    readonly jobs: number;
-    readonly job: number;
+    readonly from: number;
+    readonly to: number;
     readonly budget: number;
     readonly timeMs: number;
   };
@@ -173,14 +174,35 @@ export function serveExplore(exports: Readonly<Record<string, unknown>>): void {
   };
 }
 
+/** Thrown out of a job's search once it is past its prefixes. */
+const PAST: unique symbol = Symbol("past the job's prefixes");
+
 function job(explorer: Explorer, request: ExploreWorkerRequest & { type: "job" }): JobResult {
-  const { jobs, job } = request;
-  const found = explorer.search(
-    request.bound,
-    request.budget,
-    performance.now() + request.timeMs,
-    { depth: request.depth, own: (prefix) => prefix % jobs === job },
-  );
+  const { from, to } = request;
+  const settings = explorer.settings;
+  const search = new Search(explorer.driver, {
+    bound: request.bound,
+    reduction: settings.reduction,
+    picks: settings.picks,
+    kinds: settings.kinds,
+    budget: request.budget,
+    deadline: performance.now() + request.timeMs,
+    split: {
+      depth: request.depth,
+      // Prefixes come in order: the search can stop after the job's last
+      // one rather than enumerate every later prefix to skip it.
+      own: (prefix) => {
+        if (prefix >= to) throw PAST;
+        return prefix >= from;
+      },
+    },
+  });
+  try {
+    search.run();
+  } catch (error) {
+    if (error !== PAST) throw error;
+  }
+  const found = search.result;
   return {
     runs: found.runs,
     completed: found.completed,

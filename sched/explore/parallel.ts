@@ -6,8 +6,11 @@
  *
  * For each bound of iterative bounding, the search is split by schedule
  * prefix (the mechanism of the `shard` option): the first steps are
- * enumerated until there are about 16 prefixes per Worker, and the prefixes
- * are dealt round-robin into about 8 jobs per Worker. The jobs wait in one
+ * enumerated until there are about 64 prefixes per Worker, and the prefixes
+ * are cut into about 16 jobs per Worker, each a run of consecutive
+ * prefixes. (The subtrees are far from equal: under partial-order
+ * reduction the first prefixes hold most of the runs, so the jobs must be
+ * small for the last one not to leave Workers idle.) The jobs wait in one
  * queue; a Worker that finishes a job takes the next. This is a shared queue
  * of small jobs, not work stealing: a job, once taken, is not split again,
  * so the last jobs of a bound can leave Workers idle. The jobs' results are
@@ -384,7 +387,7 @@ async function pass(
   let depth = -1;
   let prefixes = 0;
   for (const w of live()) {
-    const reply = await w.ask({ type: "split", bound, target: 16 * workers.length });
+    const reply = await w.ask({ type: "split", bound, target: 64 * workers.length });
     if (reply.type === "split") {
       depth = reply.depth;
       prefixes = reply.prefixes;
@@ -396,7 +399,7 @@ async function pass(
     result.stop = "failed";
     return result;
   }
-  const jobs = Math.max(1, Math.min(prefixes, 8 * workers.length));
+  const jobs = Math.max(1, Math.min(prefixes, 16 * workers.length));
   let next = 0;
   let allotted = 0;
   const take = async (w: ExploreWorker): Promise<void> => {
@@ -415,7 +418,9 @@ async function pass(
       }
       const job = next++;
       allotted += share;
-      const reply = await w.ask({ type: "job", bound, depth, jobs, job, budget: share, timeMs });
+      const from = Math.floor(job * prefixes / jobs);
+      const to = Math.floor((job + 1) * prefixes / jobs);
+      const reply = await w.ask({ type: "job", bound, depth, from, to, budget: share, timeMs });
       allotted -= share;
       if (reply.type !== "job") {
         failures.push(
