@@ -82,7 +82,7 @@ import {
   smallestViolation,
 } from "./_explorer.ts";
 import { decodeSchedule } from "./schedule.ts";
-import { kindBit, type ViolationKind } from "./violations.ts";
+import type { ViolationKind } from "./violations.ts";
 
 /** A test the explorer can run under many schedules. */
 export interface ExploreTest {
