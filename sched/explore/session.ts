@@ -176,7 +176,9 @@ function checkAnswers(answers: unknown): StepAnswers {
   try {
     given = checkOptions(answers as StepAnswers | undefined, ANSWER_KEYS, "step: answers");
     if (given.tick !== undefined && typeof given.tick !== "boolean") {
-      throw new TypeError(`step: answers.tick must be a boolean, got ${describeSafely(given.tick)}`);
+      throw new TypeError(
+        `step: answers.tick must be a boolean, got ${describeSafely(given.tick)}`,
+      );
     }
     if (given.pick !== undefined) checkInteger(given.pick, "step: answers.pick", 0);
     if (given.balance !== undefined) checkInteger(given.balance, "step: answers.balance", -1);
