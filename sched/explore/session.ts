@@ -20,7 +20,11 @@
  * import { createSession } from "./session.ts";
  * const test = counterTest({ arch: "riscv64", tasks: 2, iters: 1 });
  * const session = createSession({ test });
- * while (!session.done) session.step(session.steppable()[0]);
+ * // Take the CPUs in turn (an idle CPU stays steppable: it may pull a task).
+ * for (let n = 0; !session.done; n++) {
+ *   const cpus = session.steppable();
+ *   session.step(cpus[n % cpus.length]);
+ * }
  * assert.deepEqual(session.verdict(), []);
  * assert.equal(replay(test, session.schedule()).stats.traceHash, session.traceHash());
  * ```
