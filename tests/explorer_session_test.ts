@@ -158,7 +158,10 @@ Deno.test("bad steps are refused and change nothing", () => {
   // the session goes back to where it was.
   const session2 = createSession({ test });
   const seen = [session2.schedule(), session2.traceHash()];
-  assert.throws(() => session2.step(0, { pick: 7 }), /answers.pick is 7, but this step's pick offers 0 to 1/);
+  assert.throws(
+    () => session2.step(0, { pick: 7 }),
+    /answers.pick is 7, but this step's pick offers 0 to 1/,
+  );
   assert.deepEqual([session2.schedule(), session2.traceHash()], seen);
   session2.step(0, { pick: 1 });
   assert.throws(() => createSession({ test, schedule: "s2.nonsense" }), SyntaxError);

@@ -63,10 +63,14 @@ Deno.test("checkDfs(counterTest({ arch: 'aarch64' })) finds the violation at onc
 
 Deno.test("a violation's steps are its causal prefix: no run finds a smaller one", () => {
   const test = counterTest({ arch: "riscv64" });
-  const best = checkDfs(test, { exhaustive: true, maxPreemptions: 2 });
+  // Bound 1 (the smallest with a violation) keeps this quick; bound 2 is the
+  // same argument over a space 13 times larger.
+  const best = checkDfs(test, { exhaustive: true, maxPreemptions: 1 });
   const wrong = best.violations.find((v) => v.kind === "wrong-cpu")!;
+  let compared = 0;
   for (let seed = 1; seed <= 20; seed++) {
-    const other = checkRandom(test, { maxPreemptions: 2, seed, budget: 300 });
+    const other = checkRandom(test, { maxPreemptions: 1, seed, budget: 300 });
+    compared += other.violations.length;
     for (const v of other.violations) {
       const mine = best.violations.find((w) => w.kind === v.kind);
       assert.ok(mine, `random search found a ${v.kind} the exhaustive one did not`);
@@ -77,6 +81,7 @@ Deno.test("a violation's steps are its causal prefix: no run finds a smaller one
       );
     }
   }
+  assert.ok(compared >= 10, `random search found only ${compared} violations to compare`);
   assert.ok(wrong.steps < 20, "the violating prefix, not the whole run");
 });
 
@@ -200,27 +205,30 @@ Deno.test("user-written tests: own tasks, own invariant, kernel misuse", async (
     assert.equal(result.violation?.preemptions, 0);
     assert.match(result.violation!.messages[0], /scheduling while atomic/);
   });
-  await t.step("a task that throws is a task-error; a guard left held is exit-preempt-count", () => {
-    const percpu = createPercpu({ arch: "riscv64" });
-    percpu.defPercpu("X", u8, 0);
-    const result = checkDfs({
-      name: "faulty",
-      percpu,
-      cpus: 1,
-      spawn(machine) {
-        machine.spawn(function* () {
-          yield;
-          throw new Error("boom");
-        });
-        machine.spawn(function* (ctx) {
-          ctx.noPreempt();
-          yield;
-        });
-      },
-    }, { exhaustive: true });
-    assert.deepEqual(result.violations.map((v) => v.kind), ["exit-preempt-count", "task-error"]);
-    assert.match(result.violations[1].messages[0], /task0 failed on CPU 0: boom/);
-  });
+  await t.step(
+    "a task that throws is a task-error; a guard left held is exit-preempt-count",
+    () => {
+      const percpu = createPercpu({ arch: "riscv64" });
+      percpu.defPercpu("X", u8, 0);
+      const result = checkDfs({
+        name: "faulty",
+        percpu,
+        cpus: 1,
+        spawn(machine) {
+          machine.spawn(function* () {
+            yield;
+            throw new Error("boom");
+          });
+          machine.spawn(function* (ctx) {
+            ctx.noPreempt();
+            yield;
+          });
+        },
+      }, { exhaustive: true });
+      assert.deepEqual(result.violations.map((v) => v.kind), ["exit-preempt-count", "task-error"]);
+      assert.match(result.violations[1].messages[0], /task0 failed on CPU 0: boom/);
+    },
+  );
 });
 
 Deno.test("a test's own code failing is the test's error, clearly reported", () => {
@@ -247,11 +255,79 @@ Deno.test("a test's own code failing is the test's error, clearly reported", () 
   }
 });
 
+Deno.test("check() that throws or returns a non-string is the test's error in every explorer", () => {
+  const base = readModifyWrite(false);
+  const verdicts: unknown[] = [undefined, 0, false, {}, new String("lost"), Symbol("x"), ["lost"]];
+  const schedule = checkDfs(base).violation!.schedule;
+  for (const verdict of verdicts) {
+    const test = { ...base, check: () => verdict as never };
+    const runs: [string, () => unknown][] = [
+      ["checkDfs", () => checkDfs(test)],
+      ["checkRandom", () => checkRandom(test, { budget: 5 })],
+      ["checkPct", () => checkPct(test, { budget: 5 })],
+      ["replay", () => replay(test, schedule)],
+    ];
+    for (const [what, run] of runs) {
+      assert.throws(run, (e: unknown) => {
+        assert.ok(e instanceof SimulationError && e.kind === "TestFailed", `${what}: ${e}`);
+        assert.match(
+          e.message,
+          /^test "read-modify-write false false": check\(\) must return null or a message, got /,
+        );
+        return true;
+      });
+    }
+  }
+  const hostile = new Proxy({}, {
+    get() {
+      throw new Error("trap");
+    },
+  });
+  assert.throws(
+    () =>
+      checkDfs({
+        ...base,
+        check: () => {
+          throw hostile;
+        },
+      }),
+    (e: unknown) =>
+      e instanceof SimulationError && /check\(\) threw an object/.test(e.message) &&
+      !/trap/.test(e.message),
+  );
+});
+
+Deno.test("onProgress is called with the search's progress once it has run a second", () => {
+  const seen: { schedulesExplored: number; elapsedMs: number; mode: string; bound: number }[] = [];
+  const result = checkDfs(counterTest({ arch: "riscv64", iters: 2 }), {
+    maxPreemptions: 3,
+    timeLimitMs: 1600,
+    onProgress: (progress) => seen.push({ ...progress }),
+  });
+  assert.equal(result.stopReason, "time");
+  assert.ok(seen.length >= 1, "called at least once");
+  for (const [i, p] of seen.entries()) {
+    assert.equal(p.mode, "dfs");
+    assert.ok(p.elapsedMs >= 1000 && p.elapsedMs <= result.elapsedMs + 1);
+    assert.ok(p.schedulesExplored <= result.schedulesExplored);
+    assert.ok(Number.isInteger(p.bound) && p.bound >= 0 && p.bound <= 3);
+    if (i > 0) {
+      assert.ok(p.schedulesExplored > seen[i - 1].schedulesExplored);
+      assert.ok(p.elapsedMs - seen[i - 1].elapsedMs >= 250, "at most 4 times a second");
+    }
+  }
+});
+
 Deno.test("options are checked like Machine's: the class, the option named, nothing run", () => {
   const test = counterTest({ arch: "aarch64" });
   const cases: [unknown, typeof TypeError | typeof RangeError, RegExp][] = [
     [{ seed: "1" }, TypeError, /seed must be a number/],
     [{ seed: 1.5 }, RangeError, /seed must be an integer/],
+    [{ seed: NaN }, RangeError, /seed must be an integer/],
+    [{ seed: 2 ** 53 }, RangeError, /seed must be an integer/],
+    [{ seed: 1n }, TypeError, /seed must be a number/],
+    [{ onProgress: null }, TypeError, /onProgress must be a function/],
+    [{ onProgress: {} }, TypeError, /onProgress must be a function, got an object/],
     [{ budget: 0 }, RangeError, /budget must be an integer ≥ 1/],
     [{ maxPreemptions: -1 }, RangeError, /maxPreemptions/],
     [{ maxPreemptions: NaN }, RangeError, /maxPreemptions/],

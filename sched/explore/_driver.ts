@@ -155,9 +155,7 @@ export function checkTest(test: unknown): CheckedTest {
   const cpus = checkInteger(parts.cpus, "test.cpus", 1, MAX_EXPLORE_CPUS);
   if (typeof parts.spawn !== "function") {
     throw new TypeError(
-      `test.spawn must be a function spawning the test's tasks, got ${
-        describeSafely(parts.spawn)
-      }`,
+      `test.spawn must be a function spawning the test's tasks, got ${describeSafely(parts.spawn)}`,
     );
   }
   optionalFunction(parts.check, "test.check");
@@ -556,7 +554,9 @@ export class Driver {
     this.queuesWritten = written;
     this.#refresh();
     // While every CPU is idle and a task sleeps, only the clock moves.
-    while (this.steppable === 0 && port.live > 0 && port.sleeping > 0 && port.cycle < this.maxCycles) {
+    while (
+      this.steppable === 0 && port.live > 0 && port.sleeping > 0 && port.cycle < this.maxCycles
+    ) {
       port.endCycle(null);
       this.#refresh();
     }
@@ -595,7 +595,9 @@ export class Driver {
     this.lastCpu = cpu;
     if (port.sleeping > 0) {
       this.#refresh();
-      while (this.steppable === 0 && port.live > 0 && port.sleeping > 0 && port.cycle < this.maxCycles) {
+      while (
+        this.steppable === 0 && port.live > 0 && port.sleeping > 0 && port.cycle < this.maxCycles
+      ) {
         port.endCycle(null);
         this.#refresh();
       }

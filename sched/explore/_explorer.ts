@@ -15,7 +15,7 @@ import type {
   Reduction,
   Violation,
 } from "./explore.ts";
-import { checkTest, type CheckedTest, type ChoiceKind, type Chooser, Driver } from "./_driver.ts";
+import { type CheckedTest, checkTest, type ChoiceKind, type Chooser, Driver } from "./_driver.ts";
 import { type Best, type PlannedStep, Search, type SearchResult, smaller } from "./_search.ts";
 import { encodeSchedule } from "./schedule.ts";
 import { kindBit, kindsOption, VIOLATION_KINDS, type ViolationKind } from "./violations.ts";

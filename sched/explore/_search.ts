@@ -15,7 +15,9 @@
  *   at least one of every class, usually exactly one.
  *
  * The kernel's choices inside a step (tick, balance, pick, newidle) are
- * branched on exhaustively. A tick is taken only while the run has taken
+ * branched on exhaustively, except that no tick is tried just before a
+ * quiet step (one that only moves its task along privately): a tick one
+ * step later reaches the same memory and tasks. A tick is taken only while the run has taken
  * fewer than `bound` ticks: the bound counts ticks over the whole run, and
  * since that count is the same for equivalent runs, bounding and reduction
  * combine soundly (the explored set of runs is closed under reordering
@@ -388,7 +390,9 @@ export class Search implements Chooser {
   #firstAwake(node: Node, k: number, start: number, count: number, kind: ChoiceKind): number {
     const limit = this.#limit(kind, count);
     for (let value = start; value < limit; value++) {
-      if (kind === "tick" && value === 1 && (node.ticksBefore >= this.#options.bound || node.quiet)) {
+      if (
+        kind === "tick" && value === 1 && (node.ticksBefore >= this.#options.bound || node.quiet)
+      ) {
         continue;
       }
       const sleeper = this.#asleep(node, k, value);
@@ -516,9 +520,7 @@ export class Search implements Chooser {
     node.sleepMask = sleepMask;
     const cpu = this.#firstIn(node, node.enabled & ~sleepMask);
     if (cpu < 0) return null;
-    node.backtrack = this.#dpor && depth >= this.#splitDepth
-      ? 1 << cpu
-      : node.enabled & ~sleepMask;
+    node.backtrack = this.#dpor && depth >= this.#splitDepth ? 1 << cpu : node.enabled & ~sleepMask;
     this.#begin(node, cpu);
     this.#pathLength = depth + 1;
     return node;
@@ -683,7 +685,7 @@ export class Search implements Chooser {
       const bit = 1 << k;
       if ((kinds & bit) === 0) continue;
       let at = length - 1;
-      if (bit !== lost) while (at > 0 && (this.#kinds[at] & bit) === 0) at--;
+      if (bit !== lost) { while (at > 0 && (this.#kinds[at] & bit) === 0) at--; }
       this.#consider(VIOLATION_KINDS[k], at, length);
     }
   }

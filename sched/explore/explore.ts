@@ -34,6 +34,10 @@
  * at least one run that orders every pair of dependent steps the same way —
  * so it has reached every final state, every violation kind and every
  * violating step's causal past that some run with at most `k` ticks reaches.
+ * (A tick is never tried just before a step that only moves its task along
+ * privately — no memory, per-CPU register, preempt count, IRQ flag or run
+ * queue touched: the same preemption one step later reaches the same memory
+ * and tasks; only the CPUs' tick bookkeeping left at the end can differ.)
  * With `reduction: "none"` it ran every such run. Runs cut off by the cycle
  * limit are counted apart and make the search incomplete, never a
  * violation. Task code between two operations must touch simulated memory
@@ -383,7 +387,9 @@ function randomized(
       stopReason = "time";
       break;
     }
-    driver.start(new Limited(chooserFor(explored, explorer), settings.maxPreemptions, settings.picks));
+    driver.start(
+      new Limited(chooserFor(explored, explorer), settings.maxPreemptions, settings.picks),
+    );
     const firsts: Firsts = new Map();
     while (!driver.done) {
       driver.step(driver.chooseCpu());

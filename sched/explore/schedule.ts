@@ -131,7 +131,9 @@ export function decodeSchedule(text: string): Schedule {
     throw new TypeError(`a schedule must be a string, got ${valueText(text)}`);
   }
   const shown = () =>
-    text.length > 80 ? `${JSON.stringify(text.slice(0, 80))}… (${text.length} characters)` : JSON.stringify(text);
+    text.length > 80
+      ? `${JSON.stringify(text.slice(0, 80))}… (${text.length} characters)`
+      : JSON.stringify(text);
   const fail = (why: string): never => {
     throw new SyntaxError(`not a schedule string (${why}): ${shown()}; expected ${FORMAT}`);
   };

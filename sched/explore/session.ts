@@ -20,7 +20,11 @@
  * import { createSession } from "./session.ts";
  * const test = counterTest({ arch: "riscv64", tasks: 2, iters: 1 });
  * const session = createSession({ test });
- * while (!session.done) session.step(session.steppable()[0]);
+ * // Take the CPUs in turn (an idle CPU stays steppable: it may pull a task).
+ * for (let n = 0; !session.done; n++) {
+ *   const cpus = session.steppable();
+ *   session.step(cpus[n % cpus.length]);
+ * }
  * assert.deepEqual(session.verdict(), []);
  * assert.equal(replay(test, session.schedule()).stats.traceHash, session.traceHash());
  * ```
@@ -176,7 +180,9 @@ function checkAnswers(answers: unknown): StepAnswers {
   try {
     given = checkOptions(answers as StepAnswers | undefined, ANSWER_KEYS, "step: answers");
     if (given.tick !== undefined && typeof given.tick !== "boolean") {
-      throw new TypeError(`step: answers.tick must be a boolean, got ${describeSafely(given.tick)}`);
+      throw new TypeError(
+        `step: answers.tick must be a boolean, got ${describeSafely(given.tick)}`,
+      );
     }
     if (given.pick !== undefined) checkInteger(given.pick, "step: answers.pick", 0);
     if (given.balance !== undefined) checkInteger(given.balance, "step: answers.balance", -1);
