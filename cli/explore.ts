@@ -11,28 +11,29 @@ import {
   ACCESS_MODES,
   type AccessMode,
   checkDfs,
-  checkDfsParallel,
   checkPct,
   checkRandom,
   counterTest,
-  EXPLORE_MODES,
   type ExploreMode,
   type ExploreOptions,
   type ExploreProgress,
   type ExploreResult,
-  exploreResultFromJson,
-  exploreResultToJson,
   type ExploreTest,
   formatExploreReport,
   formatTraceExcerpt,
-  mergeExploreResults,
-  REDUCTIONS,
+  type Reduction,
   replay,
   type ScenarioName,
   SCENARIOS,
   type Violation,
   VIOLATION_KINDS,
 } from "../sched/mod.ts";
+import {
+  checkDfsParallel,
+  exploreResultFromJson,
+  exploreResultToJson,
+  mergeExploreResults,
+} from "../sched/parallel.ts";
 import { type Flags, type FlagValues, UsageError } from "./_args.ts";
 import { type Command, type CommandContext, userInput } from "./_command.ts";
 import { exitCodeOf, type Verdict } from "./_exit.ts";
@@ -51,6 +52,21 @@ import {
 } from "./_scenario.ts";
 import { OUTPUT_FLAGS } from "./sim.ts";
 import { writeTimeline } from "./_timeline.ts";
+
+/** The search modes, each with its help (a record, so that none is left out). */
+const MODES: Readonly<Record<ExploreMode, string>> = {
+  dfs: "exhaustive up to the bound",
+  random: "random schedules",
+  pct: "probabilistic concurrency testing",
+};
+const EXPLORE_MODES = Object.keys(MODES) as ExploreMode[];
+
+/** The reductions of dfs, each with its help. */
+const REDUCTION_HELP: Readonly<Record<Reduction, string>> = {
+  dpor: "one schedule per class of equivalent ones",
+  none: "every interleaving, for comparison",
+};
+const REDUCTIONS = Object.keys(REDUCTION_HELP) as Reduction[];
 
 /** The library's explore sizes: a space dfs covers in moments. */
 const SIZES: SizeDefaults = { cpus: 2, tasks: 3, iters: 1 };
@@ -76,14 +92,14 @@ const FLAGS: Flags = {
   mode: {
     type: "string",
     value: "<mode>",
-    help: `${EXPLORE_MODES.join(" | ")} (default ${DEFAULT_MODE})`,
+    help: `${
+      EXPLORE_MODES.map((mode) => `${mode} (${MODES[mode]})`).join(" | ")
+    }; default ${DEFAULT_MODE}`,
   },
   reduction: {
     type: "string",
     value: "<r>",
-    help: `dfs: ${
-      REDUCTIONS.join(" | ")
-    } (default dpor: one schedule per class of equivalent ones)`,
+    help: `dfs: ${REDUCTIONS.map((r) => `${r} (${REDUCTION_HELP[r]})`).join(" | ")}; default dpor`,
   },
   violations: {
     type: "string",

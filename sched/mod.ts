@@ -38,14 +38,7 @@ export type { SimOptions } from "./scenario/sim_options.ts";
 export { ACCESS_MODES, SCENARIOS } from "./scenario/scenario.ts";
 export type { AccessMode, ScenarioName } from "./scenario/scenario.ts";
 export { counterTest } from "./scenario/counter_test.ts";
-export {
-  checkDfs,
-  checkPct,
-  checkRandom,
-  EXPLORE_MODES,
-  REDUCTIONS,
-  replay,
-} from "./explore/explore.ts";
+export { checkDfs, checkPct, checkRandom, replay } from "./explore/explore.ts";
 export type {
   ExploreMode,
   ExploreOptions,
@@ -57,13 +50,6 @@ export type {
   ReplayResult,
   Violation,
 } from "./explore/explore.ts";
-export {
-  exploreResultFromJson,
-  exploreResultToJson,
-  mergeExploreResults,
-} from "./explore/merge.ts";
-export { checkDfsParallel } from "./explore/parallel.ts";
-export type { ParallelOptions, TestSource } from "./explore/parallel.ts";
 export { VIOLATION_KINDS } from "./explore/violations.ts";
 export type { ViolationKind } from "./explore/violations.ts";
 export { formatSimReport } from "./report/sim_report.ts";

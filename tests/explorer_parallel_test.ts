@@ -12,17 +12,17 @@ import {
   counterTest,
   type ExploreOptions,
   type ExploreResult,
-  mergeExploreResults,
   replay,
   type SimOptions,
 } from "../sched/mod.ts";
 import { Explorer, exploreSettings } from "../sched/explore/_explorer.ts";
+import { EXPLORE_RESULT_FORMAT } from "../sched/explore/merge.ts";
 import {
-  EXPLORE_RESULT_FORMAT,
+  checkDfsParallel,
   exploreResultFromJson,
   exploreResultToJson,
-} from "../sched/explore/merge.ts";
-import { checkDfsParallel } from "../sched/explore/parallel.ts";
+  mergeExploreResults,
+} from "../sched/parallel.ts";
 
 const FIXTURES = new URL("./fixtures/explore_parallel_tests.ts", import.meta.url);
 const THROWS_AT_LOAD = new URL("./fixtures/explore_throws_at_load.ts", import.meta.url);

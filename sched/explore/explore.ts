@@ -114,13 +114,6 @@ export type Reduction = "dpor" | "none";
 /**
  * Every {@linkcode Reduction}: `dpor` runs one interleaving per class of
  * equivalent ones; `none` runs every interleaving (for comparison).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { REDUCTIONS } from "@percpu/percpu/sched";
- * assert.deepEqual(REDUCTIONS, ["dpor", "none"]);
- * ```
  */
 export const REDUCTIONS: readonly Reduction[] = Object.freeze(["dpor", "none"]);
 

@@ -27,7 +27,8 @@
  * @example Four shards, then one verdict
  * ```ts
  * import assert from "node:assert/strict";
- * import { checkDfs, counterTest, mergeExploreResults } from "@percpu/percpu/sched";
+ * import { checkDfs, counterTest } from "@percpu/percpu/sched";
+ * import { mergeExploreResults } from "@percpu/percpu/sched/parallel";
  * const test = counterTest({ arch: "aarch64" });
  * const shards = [0, 1, 2, 3].map((index) => checkDfs(test, { shard: { index, count: 4 } }));
  * const merged = mergeExploreResults(shards);
@@ -79,7 +80,8 @@ const STOP_REASONS: readonly ExploreStopReason[] = ["complete", "budget", "time"
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { checkDfs, counterTest, mergeExploreResults } from "@percpu/percpu/sched";
+ * import { checkDfs, counterTest } from "@percpu/percpu/sched";
+ * import { mergeExploreResults } from "@percpu/percpu/sched/parallel";
  * const test = counterTest({ arch: "riscv64", features: ["preempt"] });
  * const parts = [1, 0].map((index) => checkDfs(test, { shard: { index, count: 2 } }));
  * const merged = mergeExploreResults(parts);
@@ -226,7 +228,7 @@ function show(value: unknown): string {
  * ```ts
  * import assert from "node:assert/strict";
  * import { checkDfs, counterTest } from "@percpu/percpu/sched";
- * import { exploreResultFromJson, exploreResultToJson } from "./merge.ts";
+ * import { exploreResultFromJson, exploreResultToJson } from "@percpu/percpu/sched/parallel";
  * const test = counterTest({ arch: "riscv64", features: ["preempt"] });
  * const result = checkDfs(test, { maxPreemptions: Infinity });
  * const text = JSON.stringify(exploreResultToJson(result));
@@ -295,7 +297,7 @@ function violationJson(v: Violation): Record<string, unknown> {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { exploreResultFromJson } from "./merge.ts";
+ * import { exploreResultFromJson } from "@percpu/percpu/sched/parallel";
  * assert.throws(() => exploreResultFromJson({ format: "percpu.explore-result.1" }), TypeError);
  * ```
  */

@@ -41,7 +41,7 @@
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { checkDfsParallel } from "./parallel.ts";
+ * import { checkDfsParallel } from "@percpu/percpu/sched/parallel";
  * const result = await checkDfsParallel({
  *   module: new URL("../scenario/counter_test.ts", import.meta.url),
  *   export: "counterTest",
@@ -219,7 +219,7 @@ interface Pass {
  * ```ts
  * import assert from "node:assert/strict";
  * import { checkDfs, counterTest } from "@percpu/percpu/sched";
- * import { checkDfsParallel } from "./parallel.ts";
+ * import { checkDfsParallel } from "@percpu/percpu/sched/parallel";
  * const args = { arch: "riscv64", features: ["preempt"], tasks: 2, iters: 2 } as const;
  * const module = new URL("../scenario/counter_test.ts", import.meta.url);
  * const parallel = await checkDfsParallel({ module, export: "counterTest", args }, {
