@@ -17,8 +17,10 @@
  * The kernel's choices inside a step (tick, balance, pick, newidle) are
  * branched on exhaustively, except that no tick is tried just before a
  * quiet step (one that only moves its task along privately): a tick one
- * step later reaches the same memory and tasks. A tick is taken only while the run has taken
- * fewer than `bound` ticks: the bound counts ticks over the whole run, and
+ * step later reaches the same memory and tasks (only the CPUs' tick
+ * bookkeeping left at the end may differ). A tick is taken only while the
+ * run has taken fewer than `bound` ticks: the bound counts ticks over the
+ * whole run, and
  * since that count is the same for equivalent runs, bounding and reduction
  * combine soundly (the explored set of runs is closed under reordering
  * independent steps, unlike a bound on context switches).
