@@ -93,6 +93,12 @@ export class Machine {
   readonly #scheduler: Scheduler;
   readonly #host: TaskHost;
   #areas: AreaSpan & { readonly base: number };
+  /**
+   * Under `sp-naive`, the `.data` globals as the machine booted. The crate's
+   * naive `init()` leaves them alone, so `reset` loads them again, as a
+   * fresh boot loads `.data`: every run starts from the same values.
+   */
+  #globals: Uint8Array | null = null;
   #bootEpoch = 0;
   /** `run()` or a port step is under way. */
   #active = false;
@@ -161,6 +167,10 @@ export class Machine {
       resolved.decisions,
     );
     this.#areas = this.#boot(null);
+    if (this.percpu.hasFeature("sp-naive")) {
+      const { region, first, end } = this.#areas;
+      this.#globals = region.u8.slice(first, end);
+    }
     this.#openPort();
   }
 
@@ -171,11 +181,21 @@ export class Machine {
     openMachinePort(this, {
       step: (cpu, record) => this.#stepOne(cpu, record),
       endCycle: (record) => this.#scheduler.endCycle(record),
+      offers: (cpu, out) => this.#scheduler.offers(this.#cpus[cpu], out),
       get cycle(): number {
         return state.cycle;
       },
       get live(): number {
         return state.live;
+      },
+      get tasks(): number {
+        return state.tasks.length;
+      },
+      get sleeping(): number {
+        return state.sleepers.length;
+      },
+      get issues(): number {
+        return state.wrongCpuAccesses + state.misuses.length + state.failures.length;
       },
       stats: () => this.#stats(),
       snapshot: () => snapshotOf(state, this.#cpus),
@@ -245,6 +265,7 @@ export class Machine {
       }
     }
     this.#areas = this.#boot(this.#areas);
+    if (this.#globals !== null) this.#areas.region.u8.set(this.#globals, this.#areas.first);
   }
 
   /**
