@@ -26,7 +26,8 @@
 import type { Percpu } from "../../lib/percpu.ts";
 import type { CorePort } from "../../lib/_port.ts";
 import { checkInteger } from "../../lib/_check.ts";
-import { setKernelGuardIf } from "../../lib/guards.ts";
+import { type KernelGuardIf, setKernelGuardIf } from "../../lib/guards.ts";
+import { active, installed, reinstall } from "../../lib/_guard_if.ts";
 import { SimulationError } from "../errors.ts";
 import { optionsError } from "../_safe.ts";
 import type { SimEvent } from "../trace/trace.ts";
@@ -86,6 +87,8 @@ export class Machine {
   readonly #state: RunState;
   readonly #cpus: readonly SimCpu[];
   readonly #kernel: Kernel;
+  /** The kernel's guard hooks, checked and bound once (see `#swapIn`). */
+  readonly #kernelHooks: KernelGuardIf;
   readonly #queues: RunQueues;
   readonly #programs: ProgramCache;
   readonly #executor: Executor;
@@ -136,6 +139,10 @@ export class Machine {
     this.#handles = coreHandles(port);
     this.#current = new CurrentContext(this.#handles);
     this.#kernel = new Kernel(state);
+    const [outerIf, outerHooks] = [installed(), active()];
+    setKernelGuardIf(this.#kernel);
+    this.#kernelHooks = active()!;
+    reinstall(outerIf, outerHooks);
     this.#queues = new RunQueues(state, this.#cpus);
     this.#programs = new ProgramCache(port, percpu.pointerBytes);
     this.#executor = new Executor(percpu, this.#handles, this.#current, state, this.#kernel);
@@ -341,7 +348,9 @@ export class Machine {
     const cpus = this.#cpus;
     const maxCycles = this.#maxCycles;
     const epoch = this.#handles.epoch;
-    const previous = setKernelGuardIf(this.#kernel);
+    const previous = installed();
+    const previousHooks = active();
+    reinstall(this.#kernel, this.#kernelHooks);
     const outside = port.context;
     this.#current.forget();
     this.#active = true;
@@ -358,7 +367,7 @@ export class Machine {
     } finally {
       this.#active = false;
       this.#kernel.running = null;
-      setKernelGuardIf(previous);
+      reinstall(previous, previousHooks);
       port.context = outside;
     }
     return this.#stats();
@@ -369,7 +378,10 @@ export class Machine {
     checkInteger(cpu, "step: cpu", 0, this.cpus - 1);
     this.#enter("step");
     const port = this.#port;
-    const previous = setKernelGuardIf(this.#kernel);
+    // Installed without checking or binding again: this runs at every step.
+    const previous = installed();
+    const previousHooks = active();
+    reinstall(this.#kernel, this.#kernelHooks);
     const outside = port.context;
     this.#current.forget();
     this.#active = true;
@@ -379,7 +391,7 @@ export class Machine {
     } finally {
       this.#active = false;
       this.#kernel.running = null;
-      setKernelGuardIf(previous);
+      reinstall(previous, previousHooks);
       port.context = outside;
     }
   }
