@@ -78,7 +78,7 @@ export type {
 } from "./lib/types.ts";
 export type { DynamicPercpuVar, PercpuVar, ScalarPercpuVar } from "./lib/percpu_var.ts";
 export type { PercpuMutRef, PercpuRef } from "./lib/refs.ts";
-export type { AccessOp } from "./lib/isa/access_program.ts";
+export type { AccessOp, ProgramOptions } from "./lib/isa/access_program.ts";
 export {
   allocPercpu,
   defaultPercpu,
