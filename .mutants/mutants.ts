@@ -3,7 +3,7 @@
  * over a seeded sample of mutation sites, one Stryker run per group of
  * source files with only that group's tests (see `.mutants/README.md`).
  *
- *     deno task mutants                     the default sample (seed 14, 600 mutants)
+ *     deno task mutants                     the default sample (seed 14, 500 mutants)
  *     deno task mutants --seed 7 --size 900 another sample
  *     deno task mutants --group isa         only some groups (repeatable)
  *     deno task mutants --all --group isa   every mutant of a group, no sampling
@@ -56,7 +56,7 @@ const { values: args } = parseArgs({
   args: Deno.args,
   options: {
     seed: { type: "string", default: "14" },
-    size: { type: "string", default: "600" },
+    size: { type: "string", default: "500" },
     group: { type: "string", multiple: true },
     all: { type: "boolean", default: false },
     list: { type: "boolean", default: false },
@@ -279,6 +279,14 @@ function compareSites(a: Mutant["site"], b: Mutant["site"]): number {
   return 0;
 }
 
+/** What a group's run was, kept next to its report. */
+interface GroupMeta {
+  seed: number;
+  size: number;
+  all: boolean;
+  seconds: number;
+}
+
 interface ReportMutant {
   id: string;
   mutatorName: string;
@@ -421,16 +429,28 @@ async function main(): Promise<void> {
       env: { PERCPU_MUTANTS_SAMPLE: sampleFile, NO_COLOR: "1" },
       show: true,
     });
-    console.log(
-      `${group.name}: ${formatSeconds((performance.now() - groupStart) / 1000)}`,
-    );
+    const groupSeconds = (performance.now() - groupStart) / 1000;
+    console.log(`${group.name}: ${formatSeconds(groupSeconds)}`);
+    const meta: GroupMeta = { seed, size, all: args.all, seconds: groupSeconds };
+    await Deno.writeTextFile(`${OUT}/groups/${group.name}.meta.json`, JSON.stringify(meta));
   }
 
-  // One report from the groups' reports (each holds only its own files).
+  // One report from the groups' reports (each holds only its own files):
+  // the groups run now, and those of an earlier run of the same sample.
   let merged: Report | undefined;
+  const earlier: string[] = [];
+  let groupsSeconds = 0;
   for (const group of config.groups) {
     const text = await readText(`${OUT}/groups/${group.name}.json`);
-    if (text === undefined || !selected.includes(group)) continue;
+    const metaText = await readText(`${OUT}/groups/${group.name}.meta.json`);
+    if (text === undefined || metaText === undefined) continue;
+    const meta: GroupMeta = JSON.parse(metaText);
+    if (meta.seed !== seed || meta.size !== size || meta.all !== args.all) continue;
+    if (!selected.includes(group)) {
+      if (args.all) continue;
+      earlier.push(group.name);
+    }
+    groupsSeconds += meta.seconds;
     const report: Report = JSON.parse(text);
     if (!merged) merged = { ...report, files: {} };
     for (const [name, file] of Object.entries(report.files)) {
@@ -499,7 +519,10 @@ async function main(): Promise<void> {
       ? `no sampling; groups: ${selected.map((g) => g.name).join(", ")}`
       : `sample: seed ${seed}, size ${size}: ${m} sites of ${sites.length}, ${valid} mutants of ` +
         `${population.mutants.length}; groups: ${selected.map((g) => g.name).join(", ")}`,
-    `time: ${formatSeconds(seconds)}`,
+    `time: ${formatSeconds(seconds)} this run; ${
+      formatSeconds(groupsSeconds)
+    } in Stryker over the groups reported`,
+    ...(earlier.length ? [`groups from an earlier run: ${earlier.join(", ")}`] : []),
     `report: .mutants/out/mutation.html, .mutants/out/mutation.json`,
     ...(survivors.length ? ["survivors:", ...survivors.map((s) => `  ${s}`)] : []),
     ...(unlisted.length
