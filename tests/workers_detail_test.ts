@@ -137,3 +137,22 @@ Deno.test("a guarded counter add that faults releases its guard and throws", () 
     setKernelGuardIf(null);
   }
 });
+
+Deno.test("shareAreas takes 1 to 65536 CPUs, refuses anything else and changes nothing", () => {
+  const p = createPercpu();
+  const x = p.defPercpu("X", u32, 5);
+  shareAreas(p, 2);
+  x.remoteRefMutRaw(1).value = 6;
+  const base = p.percpuAreaBase(1);
+  for (const bad of [0, -1, 65537, 1.5, NaN, Infinity]) {
+    assert.throws(() => shareAreas(p, bad), RangeError, String(bad));
+  }
+  for (const bad of ["2", 2n, null, undefined]) {
+    assert.throws(() => shareAreas(p, bad as never), TypeError, String(bad));
+  }
+  assert.equal(p.percpuAreaBase(1), base, "still the two areas shared before");
+  assert.throws(() => p.percpuAreaBase(2), RangeError);
+  assert.equal(x.remoteRefRaw(1).value, 6);
+  assert.equal(shareAreas(p, 1).cpuCount, 1);
+  assert.equal(shareAreas(p, 65536).cpuCount, 65536);
+});
