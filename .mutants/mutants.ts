@@ -99,7 +99,7 @@ async function run(
     stdout: options.show ? "inherit" : "piped",
     stderr: options.quiet ? "piped" : "inherit",
   }).output();
-  const text = new TextDecoder().decode(output.stdout);
+  const text = options.show ? "" : new TextDecoder().decode(output.stdout);
   if (!output.success) {
     if (options.quiet) console.error(new TextDecoder().decode(output.stderr));
     fail(`${command} ${commandArgs.join(" ")} failed (exit ${output.code})`);
