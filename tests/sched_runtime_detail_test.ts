@@ -285,3 +285,34 @@ Deno.test("setting the system up again from a task stops the run as incomplete",
   assert.equal(stats.completed, false);
   assert.ok(after < 600, `the run stopped soon after (${after} steps)`);
 });
+
+Deno.test("a step left early (break, return) ends cleanly and is not resumed", () => {
+  const { percpu, x } = system();
+  percpu.init(1);
+  const machine = new Machine({ percpu, cpus: 1, policy: "cooperative" });
+  const seen: unknown[] = [];
+  machine.spawn(function* (ctx) {
+    for (const request of ctx.work(5)) {
+      yield request;
+      break;
+    }
+    const read = ctx.read(x)[Symbol.iterator]();
+    const first = read.next();
+    yield first.value;
+    seen.push(read.return!(7n as never));
+    seen.push(read.next());
+    const work = ctx.work(3)[Symbol.iterator]();
+    seen.push(work.return!());
+    seen.push(work.next());
+    seen.push(yield* ctx.read(x));
+  });
+  const stats = machine.run();
+  assert.deepEqual(stats.failures, []);
+  assert.deepEqual(seen, [
+    { value: 7n, done: true },
+    { value: undefined, done: true },
+    { value: undefined, done: true },
+    { value: undefined, done: true },
+    0n,
+  ]);
+});
