@@ -89,7 +89,7 @@ export class ImpImplementation implements Implementation {
       forms: "imp",
     };
     this.areas = new Areas(options.pointerBytes, this.shape.sectionCopies);
-    const selfPtr = options.arch === "x86_64";
+    const selfPtr = options.table.selfPtr;
     this.register = new PercpuRegister({
       percpuReg: options.percpuReg,
       pointerBytes: options.pointerBytes,
@@ -127,9 +127,9 @@ export class ImpImplementation implements Implementation {
     });
   }
 
-  /** Whether x86_64's `SELF_PTR` must be defined first (its offset is 0). */
+  /** Whether the arch's `SELF_PTR` must be defined first (its offset is 0). */
   get selfPtr(): boolean {
-    return this.options.arch === "x86_64";
+    return this.options.table.selfPtr;
   }
 
   get memory(): AddressSpace {
@@ -179,18 +179,14 @@ export class ImpImplementation implements Implementation {
     const layout = this.areas.layout;
     const placed = layout.peek(type);
     const end = placed.offset + placed.layout.size;
-    const aarch64 = this.options.arch === "aarch64";
-    const limit = aarch64 ? 0x10000 : MAX_AREA_SIZE;
+    const archLimit = this.options.table.sectionLimit;
+    const limit = archLimit?.bytes ?? MAX_AREA_SIZE;
     if (end > limit) {
       throw new DefinitionError(
         "TooLarge",
-        aarch64
-          ? `defPercpu: ${name} would end at offset ${
-            hex(end)
-          }; AArch64's symbol_vma() is one movz #:abs_g0_nc:, which keeps 16 bits, so the section must stay within one 64 KiB block (offsets ≤ 0xffff)`
-          : `defPercpu: ${name} would end at offset ${hex(end)}; the section is limited to ${
-            hex(limit)
-          } bytes`,
+        `defPercpu: ${name} would end at offset ${hex(end)}; ${
+          archLimit?.why ?? `the section is limited to ${hex(limit)} bytes`
+        }`,
       );
     }
     layout.place(type);

@@ -114,7 +114,7 @@ export function resolveOptions(options: PercpuOptions | undefined): ResolvedOpti
     variant: features.includes("sp-naive") ? "sp-naive" : custom ? "custom-base" : "imp",
     table,
     pointerBytes: table.pointerBytes,
-    percpuReg: table.percpuReg(arch === "aarch64" && features.includes("arm-el2")),
+    percpuReg: table.percpuReg(features.includes("arm-el2")),
     preempt: features.includes("preempt"),
     nonZeroVma: features.includes("non-zero-vma"),
   };

@@ -141,7 +141,7 @@ export class Percpu {
       : new ImpImplementation(resolved);
     this.#impl = impl;
     // The crate's x86_64 SELF_PTR: the first slot of every area.
-    this.#selfPtr = resolved.arch === "x86_64" && resolved.variant !== "sp-naive"
+    this.#selfPtr = resolved.table.selfPtr && resolved.variant !== "sp-naive"
       ? this.#define("SELF_PTR", usize, 0)
       : null;
     const owned = this.#owned;

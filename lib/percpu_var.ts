@@ -555,7 +555,7 @@ export class PercpuVariable<T extends Type = Type> implements PercpuVar<T> {
    */
   #selfPtrOffset(): number {
     const host = this.#host;
-    return host.table.arch === "x86_64" && this.#forms === "imp"
+    return host.table.selfPtr && this.#forms === "imp"
       ? host.selfPtrVma - (host.loadStart ?? 0)
       : -1;
   }

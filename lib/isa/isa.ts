@@ -217,8 +217,21 @@ export interface ArchTable {
   readonly pointerBytes: 4 | 8;
   /** The call instruction's mnemonic (`call`, `bl`). */
   readonly call: string;
-  /** The per-CPU register for a feature set. */
+  /** The per-CPU register for a feature set (only AArch64 depends on `arm-el2`). */
   percpuReg(armEl2: boolean): PercpuRegName;
+  /**
+   * Whether `current_ptr()` and `read_percpu_reg()` read the area base from
+   * the crate's per-CPU `SELF_PTR` slot (the section's first variable)
+   * through the register, rather than the register itself: x86_64, whose
+   * `GS_BASE` is an MSR.
+   */
+  readonly selfPtr: boolean;
+  /**
+   * The most bytes a section may span for `symbol_vma()` to give every
+   * variable's right address, with why; `null` when only the core's own
+   * limit applies.
+   */
+  readonly sectionLimit: { readonly bytes: number; readonly why: string } | null;
   /**
    * The value the arch's `symbol_vma()` sequence yields for a symbol at
    * `vma`: the VMA itself, except on AArch64, whose `movz #:abs_g0_nc:`
@@ -336,6 +349,63 @@ export function symbolOffset(
   const symbol = materialize(Reg.T, s.symbol, s.vma);
   if (s.loadStart === null) return symbol;
   return [...symbol, ...materialize(Reg.U, "_percpu_load_start", s.loadStart), sub];
+}
+
+/**
+ * How an architecture loads, adds and stores a scalar through the pointer
+ * in `P` (`[x0]`, `0(a0)`, `[r0]`, …): its own instructions, in one place.
+ */
+export interface PointerOps {
+  /** `P ← mem[P]`: what a read returns. */
+  readonly result: (kind: ScalarKind) => Instruction[];
+  /** `V ← mem[P]`. */
+  readonly load: (kind: ScalarKind) => Instruction[];
+  /** `V ← V + D` in the kind's arithmetic. */
+  readonly addValue: (kind: ScalarKind) => Instruction[];
+  /** `mem[P] ← V`. */
+  readonly store: (kind: ScalarKind) => Instruction[];
+}
+
+/**
+ * A scalar's read, write and add through the pointer a `ptr` sequence
+ * leaves in `P`: the shape of every access without a dedicated sequence
+ * (AArch64, ARM, RISC-V 32, custom-base, dynamic objects).
+ *
+ * @param ptr The sequence leaving the variable's address in `P`.
+ * @param ops The arch's loads, add and store through `P`.
+ * @returns `read`, `write` and `add`.
+ */
+export function throughPointer(
+  ptr: (s: AccessSymbols) => Instruction[],
+  ops: PointerOps,
+): { read: TypedSequence; write: TypedSequence; add: TypedSequence } {
+  return {
+    read: (s, kind) => [...ptr(s), ...ops.result(kind)],
+    write: (s, kind) => [...ptr(s), ...ops.store(kind)],
+    add: (s, kind) => [...ptr(s), ...ops.load(kind), ...ops.addValue(kind), ...ops.store(kind)],
+  };
+}
+
+/**
+ * A dynamic object's `offset()`: its pointer (loaded into `T`), minus
+ * `symbol_vma(_percpu_load_start)` (materialised into `U`) when the register
+ * is biased by it.
+ *
+ * @param loadPointer The arch's load of the pointer into `T`.
+ * @param materialize The arch's `symbol_vma()` sequence.
+ * @param sub `T ← T − U`.
+ * @param s The object's pointer variable.
+ * @returns The sequence.
+ */
+export function pointerOffset(
+  loadPointer: (s: AccessSymbols) => Instruction[],
+  materialize: Materialize,
+  sub: Instruction,
+  s: AccessSymbols,
+): Instruction[] {
+  const pointer = loadPointer(s);
+  if (s.loadStart === null) return pointer;
+  return [...pointer, ...materialize(Reg.U, "_percpu_load_start", s.loadStart), sub];
 }
 
 /**

@@ -27,11 +27,14 @@ import {
   isSigned,
   Op,
   page,
+  pointerOffset,
+  type PointerOps,
   Reg,
   registerPlusSymbol,
   type Slot,
   symbolOffset,
   SYSREGS,
+  throughPointer,
   widthOf,
 } from "../isa.ts";
 import type { ScalarKind } from "../../types.ts";
@@ -96,20 +99,39 @@ function naiveAddress(s: AccessSymbols): Instruction {
   return insn(`adrp x0, ${s.symbol}`, Op.Li, { d: P, imm: page(s.vma) });
 }
 
+/**
+ * `movz #:abs_g0_nc:` keeps 16 bits of the symbol and of the register's
+ * bias alike, which is right only while the section stays within one 64 KiB
+ * block; this port's section starts 64 KiB-aligned.
+ */
+const SECTION_LIMIT = Object.freeze({
+  bytes: 0x10000,
+  why:
+    "AArch64's symbol_vma() is one movz #:abs_g0_nc:, which keeps 16 bits, so the section must stay within one 64 KiB block (offsets ≤ 0xffff)",
+});
+
+/** Loads, add and store through `[x0]`. */
+const OPS: PointerOps = {
+  result: (kind) => [ldr(kind, "[x0]", P, 0, P)],
+  load: (kind) => [ldr(kind, "[x0]", P, 0)],
+  addValue: (kind) => [addValue(kind)],
+  store: (kind) => [str(kind, "[x0]", P, 0)],
+};
+
 /** The AArch64 access sequences. */
 export const aarch64: ArchTable = {
   arch: "aarch64",
   pointerBytes: 8,
   call: "bl",
   percpuReg: (armEl2) => armEl2 ? "TPIDR_EL2" : "TPIDR_EL1",
+  selfPtr: false,
+  sectionLimit: SECTION_LIMIT,
   symbolVma: (vma) => vma % 0x10000,
   offset: (s) => symbolOffset(materialize, SUB_LOAD_START, s),
   ptr,
-  read: (s, kind) => [...ptr(s), ldr(kind, "[x0]", P, 0, P)],
-  write: (s, kind) => [...ptr(s), str(kind, "[x0]", P, 0)],
-  add: (s, kind) => [...ptr(s), ldr(kind, "[x0]", P, 0), addValue(kind), str(kind, "[x0]", P, 0)],
-  load: (kind) => [ldr(kind, "[x0]", P, 0)],
-  store: (kind) => [str(kind, "[x0]", P, 0)],
+  ...throughPointer(ptr, OPS),
+  load: OPS.load,
+  store: OPS.store,
   addOffset: ADD_OFFSET,
   areaBase: (cpu) => [
     insn(`mov w0, #${cpu}`, Op.Li, { d: P, imm: cpu }),
@@ -138,33 +160,11 @@ export const aarch64: ArchTable = {
       str(kind, `[x0, #:lo12:${s.symbol}]`, P, s.vma - page(s.vma)),
     ],
   },
-  customBase: {
-    ptr: customPtr,
-    read: (s, kind) => [...customPtr(s), ldr(kind, "[x0]", P, 0, P)],
-    write: (s, kind) => [...customPtr(s), str(kind, "[x0]", P, 0)],
-    add: (s, kind) => [
-      ...customPtr(s),
-      ldr(kind, "[x0]", P, 0),
-      addValue(kind),
-      str(kind, "[x0]", P, 0),
-    ],
-  },
+  customBase: { ptr: customPtr, ...throughPointer(customPtr, OPS) },
   dynamic: {
-    offset: (s) => [
-      ...loadPointer(s),
-      ...(s.loadStart === null
-        ? []
-        : [...materialize(U, "_percpu_load_start", s.loadStart), SUB_LOAD_START]),
-    ],
+    offset: (s) => pointerOffset(loadPointer, materialize, SUB_LOAD_START, s),
     ptr: dynamicPtr,
-    read: (s, kind) => [...dynamicPtr(s), ldr(kind, "[x0]", P, 0, P)],
-    write: (s, kind) => [...dynamicPtr(s), str(kind, "[x0]", P, 0)],
-    add: (s, kind) => [
-      ...dynamicPtr(s),
-      ldr(kind, "[x0]", P, 0),
-      addValue(kind),
-      str(kind, "[x0]", P, 0),
-    ],
+    ...throughPointer(dynamicPtr, OPS),
   },
 };
 

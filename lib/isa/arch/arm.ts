@@ -19,11 +19,14 @@ import {
   isFloat,
   isSigned,
   Op,
+  pointerOffset,
+  type PointerOps,
   Reg,
   registerPlusSymbol,
   type Slot,
   symbolOffset,
   SYSREGS,
+  throughPointer,
   widthOf,
 } from "../isa.ts";
 import type { ScalarKind } from "../../types.ts";
@@ -112,25 +115,33 @@ function ptr(s: AccessSymbols): Instruction[] {
   );
 }
 
+/** Loads, add and store through `[r0]` (64-bit integers as `ldrd`/`strd` pairs). */
+const OPS: PointerOps = {
+  result: (kind) => [ldr(kind, "[r0]", P, 0, P)],
+  load: (kind) => [ldr(kind, "[r0]", P, 0)],
+  addValue,
+  store: (kind) => [str(kind, "[r0]", P, 0)],
+};
+
+/** `sp-naive`: the global's address, `movw`/`movt`. */
+function naivePtr(s: AccessSymbols): Instruction[] {
+  return materialize(P, s.symbol, s.vma);
+}
+
 /** The 32-bit ARM access sequences. */
 export const arm: ArchTable = {
   arch: "arm",
   pointerBytes: 4,
   call: "bl",
   percpuReg: () => "TPIDRPRW",
+  selfPtr: false,
+  sectionLimit: null,
   symbolVma: (vma) => vma,
   offset: (s) => symbolOffset(materialize, SUB_LOAD_START, s),
   ptr,
-  read: (s, kind) => [...ptr(s), ldr(kind, "[r0]", P, 0, P)],
-  write: (s, kind) => [...ptr(s), str(kind, "[r0]", P, 0)],
-  add: (s, kind) => [
-    ...ptr(s),
-    ldr(kind, "[r0]", P, 0),
-    ...addValue(kind),
-    str(kind, "[r0]", P, 0),
-  ],
-  load: (kind) => [ldr(kind, "[r0]", P, 0)],
-  store: (kind) => [str(kind, "[r0]", P, 0)],
+  ...throughPointer(ptr, OPS),
+  load: OPS.load,
+  store: OPS.store,
   addOffset: ADD_OFFSET,
   areaBase: (cpu) => [
     insn(`mov r0, #${cpu}`, Op.Li, { d: P, imm: cpu }),
@@ -139,45 +150,12 @@ export const arm: ArchTable = {
   writeSysreg: (name) => [
     insn("mcr p15, 0, r2, c13, c0, 4", Op.WriteSysreg, { a: V, imm: SYSREGS.indexOf(name) }),
   ],
-  naive: {
-    ptr: (s) => materialize(P, s.symbol, s.vma),
-    read: (s, kind) => [...materialize(P, s.symbol, s.vma), ldr(kind, "[r0]", P, 0, P)],
-    write: (s, kind) => [...materialize(P, s.symbol, s.vma), str(kind, "[r0]", P, 0)],
-    add: (s, kind) => [
-      ...materialize(P, s.symbol, s.vma),
-      ldr(kind, "[r0]", P, 0),
-      ...addValue(kind),
-      str(kind, "[r0]", P, 0),
-    ],
-  },
-  customBase: {
-    ptr: customPtr,
-    read: (s, kind) => [...customPtr(s), ldr(kind, "[r0]", P, 0, P)],
-    write: (s, kind) => [...customPtr(s), str(kind, "[r0]", P, 0)],
-    add: (s, kind) => [
-      ...customPtr(s),
-      ldr(kind, "[r0]", P, 0),
-      ...addValue(kind),
-      str(kind, "[r0]", P, 0),
-    ],
-  },
+  naive: { ptr: naivePtr, ...throughPointer(naivePtr, OPS) },
+  customBase: { ptr: customPtr, ...throughPointer(customPtr, OPS) },
   dynamic: {
-    offset: (s) => [
-      ...loadPointer(s),
-      ...(s.loadStart === null ? [] : [
-        ...materialize(U, "_percpu_load_start", s.loadStart),
-        SUB_LOAD_START,
-      ]),
-    ],
+    offset: (s) => pointerOffset(loadPointer, materialize, SUB_LOAD_START, s),
     ptr: dynamicPtr,
-    read: (s, kind) => [...dynamicPtr(s), ldr(kind, "[r0]", P, 0, P)],
-    write: (s, kind) => [...dynamicPtr(s), str(kind, "[r0]", P, 0)],
-    add: (s, kind) => [
-      ...dynamicPtr(s),
-      ldr(kind, "[r0]", P, 0),
-      ...addValue(kind),
-      str(kind, "[r0]", P, 0),
-    ],
+    ...throughPointer(dynamicPtr, OPS),
   },
 };
 

@@ -18,11 +18,14 @@ import {
   isSigned,
   Op,
   page,
+  pointerOffset,
+  type PointerOps,
   Reg,
   registerPlusSymbol,
   type Slot,
   symbolOffset,
   SYSREGS,
+  throughPointer,
   widthOf,
 } from "../isa.ts";
 import type { ScalarKind } from "../../types.ts";
@@ -131,12 +134,22 @@ function pcLo(s: AccessSymbols): [string, number] {
   return [`%pc_lo12(${s.symbol})`, s.vma - page(s.vma)];
 }
 
+/** Loads, add and store through `$a0, 0`. */
+const OPS: PointerOps = {
+  result: (kind) => [load(kind, "0", 0, P)],
+  load: (kind) => [load(kind, "0", 0)],
+  addValue: (kind) => [addValue(kind)],
+  store: (kind) => [store(kind, "0", 0)],
+};
+
 /** The LoongArch 64 access sequences. */
 export const loongarch64: ArchTable = {
   arch: "loongarch64",
   pointerBytes: 8,
   call: "bl",
   percpuReg: () => "$r21",
+  selfPtr: false,
+  sectionLimit: null,
   symbolVma: (vma) => vma,
   offset: (s) => symbolOffset(materialize, SUB_LOAD_START, s),
   ptr,
@@ -148,8 +161,8 @@ export const loongarch64: ArchTable = {
     addValue(kind),
     storeR21(kind),
   ],
-  load: (kind) => [load(kind, "0", 0)],
-  store: (kind) => [store(kind, "0", 0)],
+  load: OPS.load,
+  store: OPS.store,
   addOffset: ADD_OFFSET,
   areaBase: (cpu) => [
     insn(`ori $a0, $zero, ${cpu}`, Op.Li, { d: P, imm: cpu }),
@@ -176,20 +189,9 @@ export const loongarch64: ArchTable = {
       store(kind, ...pcLo(s)),
     ],
   },
-  customBase: {
-    ptr: customPtr,
-    read: (s, kind) => [...customPtr(s), load(kind, "0", 0, P)],
-    write: (s, kind) => [...customPtr(s), store(kind, "0", 0)],
-    add: (s, kind) => [...customPtr(s), load(kind, "0", 0), addValue(kind), store(kind, "0", 0)],
-  },
+  customBase: { ptr: customPtr, ...throughPointer(customPtr, OPS) },
   dynamic: {
-    offset: (s) => [
-      ...loadPointer(s),
-      ...(s.loadStart === null ? [] : [
-        ...materialize(U, "_percpu_load_start", s.loadStart),
-        SUB_LOAD_START,
-      ]),
-    ],
+    offset: (s) => pointerOffset(loadPointer, materialize, SUB_LOAD_START, s),
     ptr: (s) => [...loadPointer(s), insn("add.d $a0, $t0, $r21", Op.AddPreg, { d: P, a: T })],
     read: (s, kind) => [
       ...loadPointer(s),

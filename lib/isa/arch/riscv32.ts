@@ -18,12 +18,15 @@ import {
   isFloat,
   isSigned,
   Op,
+  pointerOffset,
+  type PointerOps,
   Reg,
   registerPlusSymbol,
   riscvHi,
   type Slot,
   symbolOffset,
   SYSREGS,
+  throughPointer,
   widthOf,
 } from "../isa.ts";
 import type { ScalarKind } from "../../types.ts";
@@ -165,20 +168,28 @@ function dynamicPtr(s: AccessSymbols): Instruction[] {
   return [...loadPointer(s), insn("add a0, a1, gp", Op.AddPreg, { d: P, a: T })];
 }
 
+/** Loads, add and store through `0(a0)` (64-bit integers as two words). */
+const OPS: PointerOps = {
+  result: (kind) => load(kind, "0", 0, P),
+  load: (kind) => load(kind, "0", 0),
+  addValue,
+  store: (kind) => store(kind, "0", 0),
+};
+
 /** The RISC-V 32 access sequences. */
 export const riscv32: ArchTable = {
   arch: "riscv32",
   pointerBytes: 4,
   call: "call",
   percpuReg: () => "gp",
+  selfPtr: false,
+  sectionLimit: null,
   symbolVma: (vma) => vma,
   offset: (s) => symbolOffset(materialize, SUB_LOAD_START, s),
   ptr,
-  read: (s, kind) => [...ptr(s), ...load(kind, "0", 0, P)],
-  write: (s, kind) => [...ptr(s), ...store(kind, "0", 0)],
-  add: (s, kind) => [...ptr(s), ...load(kind, "0", 0), ...addValue(kind), ...store(kind, "0", 0)],
-  load: (kind) => load(kind, "0", 0),
-  store: (kind) => store(kind, "0", 0),
+  ...throughPointer(ptr, OPS),
+  load: OPS.load,
+  store: OPS.store,
   addOffset: ADD_OFFSET,
   areaBase: (cpu) => [
     insn(`li a0, ${cpu}`, Op.Li, { d: P, imm: cpu }),
@@ -187,43 +198,11 @@ export const riscv32: ArchTable = {
   writeSysreg: (name) => [
     insn("mv gp, a2", Op.WriteSysreg, { a: V, imm: SYSREGS.indexOf(name) }),
   ],
-  customBase: {
-    ptr: customPtr,
-    read: (s, kind) => [...customPtr(s), ...load(kind, "0", 0, P)],
-    write: (s, kind) => [...customPtr(s), ...store(kind, "0", 0)],
-    add: (s, kind) => [
-      ...customPtr(s),
-      ...load(kind, "0", 0),
-      ...addValue(kind),
-      ...store(kind, "0", 0),
-    ],
-  },
+  customBase: { ptr: customPtr, ...throughPointer(customPtr, OPS) },
   dynamic: {
-    offset: (s) => [
-      ...loadPointer(s),
-      ...(s.loadStart === null
-        ? []
-        : [...materialize(U, "_percpu_load_start", s.loadStart), SUB_LOAD_START]),
-    ],
+    offset: (s) => pointerOffset(loadPointer, materialize, SUB_LOAD_START, s),
     ptr: dynamicPtr,
-    read: (s, kind) => [...dynamicPtr(s), ...load(kind, "0", 0, P)],
-    write: (s, kind) => [...dynamicPtr(s), ...store(kind, "0", 0)],
-    add: (s, kind) => [
-      ...dynamicPtr(s),
-      ...load(kind, "0", 0),
-      ...addValue(kind),
-      ...store(kind, "0", 0),
-    ],
+    ...throughPointer(dynamicPtr, OPS),
   },
-  naive: {
-    ptr: naivePtr,
-    read: (s, kind) => [...naivePtr(s), ...load(kind, "0", 0, P)],
-    write: (s, kind) => [...naivePtr(s), ...store(kind, "0", 0)],
-    add: (s, kind) => [
-      ...naivePtr(s),
-      ...load(kind, "0", 0),
-      ...addValue(kind),
-      ...store(kind, "0", 0),
-    ],
-  },
+  naive: { ptr: naivePtr, ...throughPointer(naivePtr, OPS) },
 };

@@ -15,12 +15,15 @@ import {
   isFloat,
   isSigned,
   Op,
+  pointerOffset,
+  type PointerOps,
   Reg,
   registerPlusSymbol,
   riscvHi,
   type Slot,
   symbolOffset,
   SYSREGS,
+  throughPointer,
   widthOf,
 } from "../isa.ts";
 import type { ScalarKind } from "../../types.ts";
@@ -116,20 +119,30 @@ function naiveBase(s: AccessSymbols): Instruction {
   return insn(`auipc a0, %pcrel_hi(${s.symbol})`, Op.Li, { d: P, imm: riscvHi(s.vma) });
 }
 
+/** Loads, add and store through `0(a0)`. */
+const OPS: PointerOps = {
+  result: (kind) => [load(kind, "0", 0, P)],
+  load: (kind) => [load(kind, "0", 0)],
+  addValue: (kind) => [addValue(kind)],
+  store: (kind) => [store(kind, "0", 0)],
+};
+
 /** The RISC-V 64 access sequences. */
 export const riscv64: ArchTable = {
   arch: "riscv64",
   pointerBytes: 8,
   call: "call",
   percpuReg: () => "gp",
+  selfPtr: false,
+  sectionLimit: null,
   symbolVma: (vma) => vma,
   offset: (s) => symbolOffset(materialize, SUB_LOAD_START, s),
   ptr,
   read: (s, kind) => [...gpBase(s), load(kind, ...lo(s), P)],
   write: (s, kind) => [...gpBase(s), store(kind, ...lo(s))],
   add: (s, kind) => [...gpBase(s), load(kind, ...lo(s)), addValue(kind), store(kind, ...lo(s))],
-  load: (kind) => [load(kind, "0", 0)],
-  store: (kind) => [store(kind, "0", 0)],
+  load: OPS.load,
+  store: OPS.store,
   addOffset: ADD_OFFSET,
   areaBase: (cpu) => [
     insn(`li a0, ${cpu}`, Op.Li, { d: P, imm: cpu }),
@@ -152,24 +165,11 @@ export const riscv64: ArchTable = {
       store(kind, PCREL_LO, s.vma - riscvHi(s.vma)),
     ],
   },
-  customBase: {
-    ptr: customPtr,
-    read: (s, kind) => [...customPtr(s), load(kind, "0", 0, P)],
-    write: (s, kind) => [...customPtr(s), store(kind, "0", 0)],
-    add: (s, kind) => [...customPtr(s), load(kind, "0", 0), addValue(kind), store(kind, "0", 0)],
-  },
+  customBase: { ptr: customPtr, ...throughPointer(customPtr, OPS) },
   dynamic: {
-    offset: (s) => [
-      ...loadPointer(s),
-      ...(s.loadStart === null ? [] : [
-        ...materialize(U, "_percpu_load_start", s.loadStart),
-        SUB_LOAD_START,
-      ]),
-    ],
+    offset: (s) => pointerOffset(loadPointer, materialize, SUB_LOAD_START, s),
     ptr: dynamicPtr,
-    read: (s, kind) => [...dynamicPtr(s), load(kind, "0", 0, P)],
-    write: (s, kind) => [...dynamicPtr(s), store(kind, "0", 0)],
-    add: (s, kind) => [...dynamicPtr(s), load(kind, "0", 0), addValue(kind), store(kind, "0", 0)],
+    ...throughPointer(dynamicPtr, OPS),
   },
 };
 

@@ -80,6 +80,8 @@ export const x86_64: ArchTable = {
   pointerBytes: 8,
   call: "call",
   percpuReg: () => "GS_BASE",
+  selfPtr: true,
+  sectionLimit: null,
   symbolVma: (vma) => vma,
   offset: (s) => symbolOffset(materialize, SUB_LOAD_START, s),
   ptr: (s) => [
