@@ -1,0 +1,286 @@
+// Behaviour that mutation testing found unchecked in lib/: each test states
+// what a user (or the simulator) can observe, whatever the code that does it.
+//
+// Run with --allow-read (nothing else is needed).
+
+import assert from "node:assert/strict";
+import {
+  ARCHES,
+  array,
+  bool,
+  createPercpu,
+  FaultError,
+  init,
+  initPercpuReg,
+  percpuAreaBase,
+  readPercpuReg,
+  struct,
+  u32,
+  u64,
+  u8,
+} from "../mod.ts";
+import { ACCESS_OPS, accessProgram, archTable } from "../lib/isa/mod.ts";
+import { detach } from "../lib/_memory.ts";
+import { isDetached } from "../lib/_detached.ts";
+import { PLAIN_VIEW_SLOTS } from "../lib/refs.ts";
+import { portOf } from "../lib/_port.ts";
+
+Deno.test("archTable(arch) is the table of that arch", () => {
+  for (const arch of ARCHES) assert.equal(archTable(arch).arch, arch);
+});
+
+Deno.test("a composite variable has no scalar-only access, raw or not", () => {
+  const p = createPercpu();
+  const S = p.defPercpu("S", struct({ a: u8 }), { a: 1 });
+  const scalar = p.defPercpu("X", u8, 1);
+  const refused = ACCESS_OPS.filter((op) => {
+    try {
+      accessProgram(S, op);
+      return false;
+    } catch (error) {
+      assert.ok(error instanceof RangeError, `${op}: ${error}`);
+      assert.match(error.message, /S is not a scalar/);
+      return true;
+    }
+  });
+  assert.deepEqual(refused, [
+    "read",
+    "read-raw",
+    "write",
+    "write-raw",
+    "add",
+    "add-raw",
+    "with-current",
+    "with-current-raw",
+    "remote-read",
+    "remote-write",
+  ]);
+  // Every op exists for a scalar.
+  for (const op of ACCESS_OPS) assert.ok(accessProgram(scalar, op).instructions.length > 0);
+});
+
+Deno.test("accessProgram refuses what is not a per-CPU variable", () => {
+  for (const value of [null, undefined, 3, {}, createPercpu()]) {
+    assert.throws(() => accessProgram(value as never, "read"), TypeError);
+  }
+});
+
+Deno.test("writing a non-boolean to a bool variable names the bool type", () => {
+  const p = createPercpu();
+  const B = p.defPercpu("B", bool, false);
+  p.init(1);
+  p.initPercpuReg(0);
+  assert.throws(() => B.writeCurrent(1 as never), (e: unknown) => {
+    assert.ok(e instanceof TypeError);
+    assert.match(e.message, /\bbool\b/);
+    assert.match(e.message, /a boolean/);
+    return true;
+  });
+  assert.equal(B.readCurrent(), false);
+});
+
+Deno.test("currentPtr touches memory only where the arch reads SELF_PTR", () => {
+  for (const arch of ["aarch64", "x86_64"] as const) {
+    const p = createPercpu({ arch });
+    const X = p.defPercpu("X", u32, 7);
+    const buffer = new ArrayBuffer(p.percpuAreaLayoutExpected(2).size);
+    p.init(2, { buffer });
+    p.initPercpuReg(1);
+    const before = X.currentPtr();
+    detach(buffer);
+    assert.throws(() => X.readCurrent(), FaultError);
+    if (arch === "x86_64") {
+      // current_ptr() loads SELF_PTR from the area, which is gone.
+      assert.throws(() => X.currentPtr(), FaultError);
+    } else {
+      // The register plus the offset: no memory is read.
+      assert.equal(X.currentPtr(), before);
+    }
+  }
+});
+
+Deno.test("an array view has exactly the canonical indices as keys", () => {
+  // Large enough for the Proxy view, which parses its keys.
+  const length = PLAIN_VIEW_SLOTS + 16;
+  const p = createPercpu();
+  const A = p.defPercpu("A", array(u32, length), Array.from({ length }, (_, i) => i));
+  p.init(1);
+  p.initPercpuReg(0);
+  A.withCurrent((ref) => {
+    const view = ref.value as unknown as Record<string, unknown>;
+    assert.equal(view["0"], 0);
+    assert.equal(view["11"], 11);
+    assert.equal(view[String(length - 1)], length - 1);
+    for (const key of ["", "00", "01", "011", String(length), " 1", "1e1", "-1", "+1", "1.0"]) {
+      assert.equal(view[key], undefined, `key ${JSON.stringify(key)}`);
+      assert.equal(key in view, false, `key ${JSON.stringify(key)}`);
+    }
+  });
+});
+
+Deno.test("isDetached answers without ArrayBuffer.prototype.detached too", () => {
+  // Node.js before 22 has no `detached`: shadow it to take that path.
+  const hide = (buffer: ArrayBuffer) => {
+    Object.defineProperty(buffer, "detached", { value: undefined });
+    return buffer;
+  };
+  const gone = new ArrayBuffer(8);
+  detach(gone);
+  assert.equal(isDetached(hide(gone)), true);
+  assert.equal(isDetached(hide(new ArrayBuffer(0))), false);
+  assert.equal(isDetached(hide(new ArrayBuffer(8))), false);
+  const goneToo = new ArrayBuffer(8);
+  detach(goneToo);
+  assert.equal(isDetached(goneToo), true);
+  assert.equal(isDetached(new ArrayBuffer(0)), false);
+  assert.equal(isDetached(new SharedArrayBuffer(0)), false);
+});
+
+Deno.test("init again on the same memory keeps it mapped", () => {
+  const p = createPercpu({ arch: "aarch64" });
+  const X = p.defPercpu("X", u32, 7);
+  const buffer = new ArrayBuffer(p.percpuAreaLayoutExpected(2).size);
+  p.init(2, { buffer });
+  p.initPercpuReg(1);
+  X.writeCurrent(9);
+  p.init(2, { buffer });
+  p.initPercpuReg(1);
+  assert.equal(X.readCurrent(), 7);
+  assert.equal(X.readRemote(0), 7);
+});
+
+Deno.test("the register of an area set up elsewhere since faults, on every arch", () => {
+  for (const arch of ARCHES) {
+    const p = createPercpu({ arch });
+    const X = p.defPercpu("X", u32, 7);
+    const size = p.percpuAreaLayoutExpected(2).size;
+    p.init(2, { buffer: new ArrayBuffer(size) });
+    p.initPercpuReg(1);
+    p.init(2, { buffer: new ArrayBuffer(size) });
+    for (const access of [() => p.readPercpuReg(), () => X.readCurrent()]) {
+      assert.throws(access, (e: unknown) => {
+        assert.ok(e instanceof FaultError, `${arch}: ${e}`);
+        assert.match(e.message, /no longer mapped/);
+        return true;
+      });
+    }
+    p.initPercpuReg(1);
+    assert.equal(p.readPercpuReg(), p.percpuAreaBase(1));
+    assert.equal(X.readCurrent(), 7);
+  }
+});
+
+Deno.test("the default system's readPercpuReg reads the register", () => {
+  init(2);
+  initPercpuReg(1);
+  assert.equal(readPercpuReg(), percpuAreaBase(1));
+  initPercpuReg(0);
+  assert.equal(readPercpuReg(), percpuAreaBase(0));
+});
+
+Deno.test("only x86_64 areas have SELF_PTR; sp-naive has no areas to point at", () => {
+  for (const arch of ARCHES) {
+    for (const features of [[], ["sp-naive"]] as const) {
+      const p = createPercpu({ arch, features: [...features] });
+      const a = p.defPercpu("A", u64, 1n);
+      const names = p.variables().map((v) => v.name);
+      const selfPtr = arch === "x86_64" && features.length === 0;
+      assert.deepEqual(names, selfPtr ? ["SELF_PTR", "A"] : ["A"], `${arch} ${features}`);
+      if (features.length === 0) assert.equal(a.offset(), selfPtr ? 8 : 0);
+    }
+  }
+});
+
+Deno.test("the custom-base linker script collects .percpu into its template", () => {
+  const p = createPercpu({
+    features: ["custom-base"],
+    bases: () => ({ buffer: new ArrayBuffer(64) }),
+  });
+  p.defPercpu("X", u8, 1);
+  assert.equal(
+    p.linkerScript(),
+    [
+      "/* custom-base: .percpu is linked once, at its own address, as the",
+      "   template; the platform's _percpu_base_ptr(cpu) places the areas. */",
+      "SECTIONS",
+      "{",
+      "    . = ALIGN(4K);",
+      "    .percpu : {",
+      "        _percpu_load_start = .;",
+      "        *(.percpu .percpu.*)",
+      "        _percpu_load_end = .;",
+      "    }",
+      "}",
+      "INSERT AFTER .data;",
+      "",
+    ].join("\n"),
+  );
+});
+
+Deno.test("dynamic objects follow areas set up per CPU, in any order", () => {
+  const stride = 64;
+  for (const order of [[0, 1, 2], [2, 0, 1]]) {
+    const buffers = [0, 1, 2].map(() => new ArrayBuffer(stride));
+    const p = createPercpu({
+      arch: "riscv64",
+      features: ["custom-base"],
+      bases: (cpu) => ({ buffer: buffers[order[cpu]] }),
+    });
+    const X = p.defPercpu("X", u8, 1);
+    p.init(3);
+    const D = p.allocPercpu(u32, 5);
+    const E = p.allocPercpu(u64, 6n);
+    for (let cpu = 0; cpu < 3; cpu++) D.writeRemote(cpu, 10 + cpu);
+    p.init(3);
+    for (let cpu = 0; cpu < 3; cpu++) {
+      p.initPercpuReg(cpu);
+      assert.equal(X.readCurrent(), 1);
+      assert.equal(D.readCurrent(), 5);
+      assert.equal(E.readCurrent(), 6n);
+      D.writeCurrent(20 + cpu);
+    }
+    for (let cpu = 0; cpu < 3; cpu++) assert.equal(D.readRemote(cpu), 20 + cpu);
+  }
+});
+
+Deno.test("attach on the same memory keeps the dynamic objects' contents", () => {
+  const p = createPercpu({ arch: "aarch64" });
+  p.defPercpu("X", u8, 1);
+  const buffer = new ArrayBuffer(p.percpuAreaLayoutExpected(2).size);
+  p.init(2, { buffer });
+  const D = p.allocPercpu(u32, 5);
+  D.writeRemote(1, 9);
+  p.attach(2, { buffer });
+  assert.equal(D.readRemote(0), 5);
+  assert.equal(D.readRemote(1), 9);
+  p.init(2, { buffer });
+  assert.equal(D.readRemote(1), 5);
+});
+
+Deno.test("a dynamic object read before initPercpuReg says to set the register", () => {
+  for (const arch of ARCHES) {
+    const p = createPercpu({ arch });
+    p.defPercpu("X", u8, 1);
+    p.init(2);
+    const D = p.allocPercpu(u32, 5);
+    assert.throws(() => D.readCurrent(), (e: unknown) => {
+      assert.ok(e instanceof FaultError, `${arch}: ${e}`);
+      assert.match(e.message, /initPercpuReg/);
+      assert.doesNotMatch(e.message, /are not mapped/);
+      return true;
+    });
+  }
+});
+
+Deno.test("adopting shared chunks refuses missing or small buffers, changing nothing", () => {
+  const p = createPercpu();
+  p.defPercpu("X", u8, 1);
+  p.init(2);
+  const D = p.allocPercpu(u32, 5);
+  D.writeRemote(1, 9);
+  const dynamic = portOf(p).dynamic!;
+  for (const buffers of [[], [new SharedArrayBuffer(8)], [new ArrayBuffer(4096)]]) {
+    assert.throws(() => dynamic.adopt(buffers as SharedArrayBuffer[]), RangeError);
+    assert.equal(D.readRemote(1), 9);
+  }
+});
