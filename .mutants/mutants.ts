@@ -4,7 +4,7 @@
  * source files with only that group's tests (see `.mutants/README.md`).
  *
  *     deno task mutants                     the default sample (seed 14, 500 mutants)
- *     deno task mutants --seed 7 --size 900 another sample
+ *     deno task mutants --seed 7 --rate 8  another sample
  *     deno task mutants --group isa         only some groups (repeatable)
  *     deno task mutants --all --group isa   every mutant of a group, no sampling
  *     deno task mutants --list              the groups and the sample, nothing run
@@ -25,7 +25,9 @@ const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const HERE = `${ROOT}/.mutants`;
 const OUT = `${HERE}/out`;
 const CACHE = Deno.env.get("PERCPU_MUTANTS_DIR") ??
-  `${Deno.env.get("XDG_CACHE_HOME") ?? `${Deno.env.get("HOME")}/.cache`}/percpu-mutants`;
+  `${
+    Deno.env.get("XDG_CACHE_HOME") ?? `${Deno.env.get("HOME")}/.cache`
+  }/percpu-mutants`;
 /** What is mutated: every TypeScript file of these trees, minus EXCLUDED. */
 const SCOPE = ["lib", "sched"];
 
@@ -56,7 +58,7 @@ const { values: args } = parseArgs({
   args: Deno.args,
   options: {
     seed: { type: "string", default: "14" },
-    size: { type: "string", default: "500" },
+    rate: { type: "string", default: "5" },
     group: { type: "string", multiple: true },
     all: { type: "boolean", default: false },
     list: { type: "boolean", default: false },
@@ -70,13 +72,13 @@ function fail(message: string): never {
 }
 
 const seed = Number(args.seed);
-const size = Number(args.size);
+const rate = Number(args.rate);
 const concurrency = Number(args.concurrency);
 if (!Number.isSafeInteger(seed)) {
   fail(`--seed must be an integer, got ${args.seed}`);
 }
-if (!Number.isSafeInteger(size) || size < 1) {
-  fail(`--size must be ≥ 1, got ${args.size}`);
+if (!Number.isFinite(rate) || rate <= 0 || rate > 100) {
+  fail(`--rate must be a percentage above 0 and at most 100, got ${args.rate}`);
 }
 if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
   fail(`--concurrency must be ≥ 1, got ${args.concurrency}`);
@@ -189,7 +191,9 @@ function assign(files: string[], config: GroupsFile): Map<string, string[]> {
     );
     if (owners.length !== 1) {
       problems.push(
-        `${file} is in ${owners.length ? owners.map((g) => g.name).join(" and ") : "no group"}`,
+        `${file} is in ${
+          owners.length ? owners.map((g) => g.name).join(" and ") : "no group"
+        }`,
       );
     } else byGroup.get(owners[0].name)!.push(file);
   }
@@ -235,35 +239,17 @@ function sitesOf(mutants: Mutant[]): Site[] {
  * seed and the file's name, so a change in one file leaves the other files'
  * draws as they were.
  */
-function drawSample(
-  sites: Site[],
-  mutantCount: number,
-  target: number,
-): Site[] {
-  const byFile = Map.groupBy(sites, (s) => s.file);
-  const wanted = Math.min(
-    sites.length,
-    Math.round(sites.length * target / mutantCount),
-  );
-  const shares = [...byFile].map(([file, list]) => {
-    const exact = wanted * list.length / sites.length;
-    return {
-      file,
-      list,
-      count: Math.floor(exact),
-      rest: exact - Math.floor(exact),
-    };
-  });
-  let left = wanted - shares.reduce((n, s) => n + s.count, 0);
-  for (
-    const share of [...shares].sort((a, b) => b.rest - a.rest || (a.file < b.file ? -1 : 1))
-  ) {
-    if (left-- <= 0) break;
-    share.count++;
-  }
+function drawSample(sites: Site[], percent: number): Site[] {
+  // Each file draws its share on its own (the count rounded up or down at
+  // random, then a shuffle, both seeded by the seed and the file's name), so
+  // a file's draw depends on nothing else: bringing more files into scope,
+  // or changing one, leaves the other files' samples as they were.
   const drawn: Site[] = [];
-  for (const { file, list, count } of shares) {
+  for (const [file, list] of Map.groupBy(sites, (s) => s.file)) {
     const random = prng(`${seed}:${file}`);
+    const exact = list.length * percent / 100;
+    const count = Math.floor(exact) +
+      (random() < exact - Math.floor(exact) ? 1 : 0);
     const order = [...list].sort((a, b) => compareSites(a.site, b.site));
     for (let i = order.length - 1; i > 0; i--) {
       const j = Math.floor(random() * (i + 1));
@@ -282,7 +268,7 @@ function compareSites(a: Mutant["site"], b: Mutant["site"]): number {
 /** What a group's run was, kept next to its report. */
 interface GroupMeta {
   seed: number;
-  size: number;
+  rate: number;
   all: boolean;
   seconds: number;
 }
@@ -316,15 +302,20 @@ function strykerConfig(
   report: string,
 ): unknown {
   return {
-    $schema: `${CACHE}/node_modules/@stryker-mutator/core/schema/stryker-schema.json`,
+    $schema:
+      `${CACHE}/node_modules/@stryker-mutator/core/schema/stryker-schema.json`,
     testRunner: "command",
     commandRunner: {
-      command: `deno test --no-check --allow-all --fail-fast --quiet ${group.tests.join(" ")}`,
+      command: `deno test --no-check --allow-all --fail-fast --quiet ${
+        group.tests.join(" ")
+      }`,
     },
     coverageAnalysis: "off",
     mutate,
     plugins: ["@stryker-mutator/*", `${CACHE}/ignorers.mjs`],
-    ignorers: args.all ? ["percpu-message-text"] : ["percpu-message-text", "percpu-sample"],
+    ignorers: args.all
+      ? ["percpu-message-text"]
+      : ["percpu-message-text", "percpu-sample"],
     concurrency,
     // A slow, shared machine must not turn a survivor into a timeout
     // (which counts as killed): three times the dry run plus 30 s.
@@ -344,7 +335,9 @@ function strykerConfig(
 
 function formatSeconds(seconds: number): string {
   const m = Math.floor(seconds / 60);
-  return m ? `${m} min ${Math.round(seconds % 60)} s` : `${Math.round(seconds)} s`;
+  return m
+    ? `${m} min ${Math.round(seconds % 60)} s`
+    : `${Math.round(seconds)} s`;
 }
 
 async function main(): Promise<void> {
@@ -352,13 +345,19 @@ async function main(): Promise<void> {
   const config: GroupsFile = JSON.parse(
     await Deno.readTextFile(`${HERE}/groups.json`),
   );
-  const unknown = (args.group ?? []).filter((g) => !config.groups.some((c) => c.name === g));
+  const unknown = (args.group ?? []).filter((g) =>
+    !config.groups.some((c) => c.name === g)
+  );
   if (unknown.length) {
     fail(
-      `no group ${unknown.join(", ")}; groups: ${config.groups.map((g) => g.name).join(", ")}`,
+      `no group ${unknown.join(", ")}; groups: ${
+        config.groups.map((g) => g.name).join(", ")
+      }`,
     );
   }
-  const selected = config.groups.filter((g) => !args.group || args.group.includes(g.name));
+  const selected = config.groups.filter((g) =>
+    !args.group || args.group.includes(g.name)
+  );
   const byGroup = assign(await sourceFiles(), config);
   await install();
 
@@ -369,7 +368,7 @@ async function main(): Promise<void> {
     }),
   );
   const sites = sitesOf(population.mutants);
-  const drawn = drawSample(sites, population.mutants.length, size);
+  const drawn = drawSample(sites, rate);
   const drawnMutants = drawn.reduce((n, s) => n + s.mutants, 0);
   console.log(
     `population: ${population.mutants.length} mutants at ${sites.length} sites in ` +
@@ -431,8 +430,16 @@ async function main(): Promise<void> {
     });
     const groupSeconds = (performance.now() - groupStart) / 1000;
     console.log(`${group.name}: ${formatSeconds(groupSeconds)}`);
-    const meta: GroupMeta = { seed, size, all: args.all, seconds: groupSeconds };
-    await Deno.writeTextFile(`${OUT}/groups/${group.name}.meta.json`, JSON.stringify(meta));
+    const meta: GroupMeta = {
+      seed,
+      rate,
+      all: args.all,
+      seconds: groupSeconds,
+    };
+    await Deno.writeTextFile(
+      `${OUT}/groups/${group.name}.meta.json`,
+      JSON.stringify(meta),
+    );
   }
 
   // One report from the groups' reports (each holds only its own files):
@@ -445,7 +452,9 @@ async function main(): Promise<void> {
     const metaText = await readText(`${OUT}/groups/${group.name}.meta.json`);
     if (text === undefined || metaText === undefined) continue;
     const meta: GroupMeta = JSON.parse(metaText);
-    if (meta.seed !== seed || meta.size !== size || meta.all !== args.all) continue;
+    if (meta.seed !== seed || meta.rate !== rate || meta.all !== args.all) {
+      continue;
+    }
     if (!selected.includes(group)) {
       if (args.all) continue;
       earlier.push(group.name);
@@ -505,33 +514,47 @@ async function main(): Promise<void> {
     Math.max(1, m - 1);
   const halfWidth = 1.96 *
     Math.sqrt(((1 - f) * spread) / (Math.max(1, m) * mean * mean));
-  const unexpected = [...inSample].filter((k) => !perSite.has(k) && counted.has(k));
+  const unexpected = [...inSample].filter((k) =>
+    !perSite.has(k) && counted.has(k)
+  );
 
   const notes = (await readText(`${HERE}/survivors.md`)) ?? "";
   const unlisted = survivors.filter((s) => !notes.includes(s.split(" ")[0]));
   const seconds = (performance.now() - started) / 1000;
   const summary = [
-    `mutation score: ${(100 * score).toFixed(1)}% (${killed} of ${valid} detected; ` +
+    `mutation score: ${
+      (100 * score).toFixed(1)
+    }% (${killed} of ${valid} detected; ` +
     `95% interval ${(100 * Math.max(0, score - halfWidth)).toFixed(1)}–` +
     `${(100 * Math.min(1, score + halfWidth)).toFixed(1)}%)`,
-    `statuses: ${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(", ")}`,
+    `statuses: ${
+      Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(", ")
+    }`,
     args.all
       ? `no sampling; groups: ${selected.map((g) => g.name).join(", ")}`
-      : `sample: seed ${seed}, size ${size}: ${m} sites of ${sites.length}, ${valid} mutants of ` +
-        `${population.mutants.length}; groups: ${selected.map((g) => g.name).join(", ")}`,
+      : `sample: seed ${seed}, rate ${rate}%: ${m} sites of ${sites.length}, ${valid} mutants of ` +
+        `${population.mutants.length}; groups: ${
+          selected.map((g) => g.name).join(", ")
+        }`,
     `time: ${formatSeconds(seconds)} this run; ${
       formatSeconds(groupsSeconds)
     } in Stryker over the groups reported`,
-    ...(earlier.length ? [`groups from an earlier run: ${earlier.join(", ")}`] : []),
+    ...(earlier.length
+      ? [`groups from an earlier run: ${earlier.join(", ")}`]
+      : []),
     `report: .mutants/out/mutation.html, .mutants/out/mutation.json`,
-    ...(survivors.length ? ["survivors:", ...survivors.map((s) => `  ${s}`)] : []),
+    ...(survivors.length
+      ? ["survivors:", ...survivors.map((s) => `  ${s}`)]
+      : []),
     ...(unlisted.length
       ? [
         `survivors not in .mutants/survivors.md:`,
         ...unlisted.map((s) => `  ${s}`),
       ]
       : []),
-    ...(unexpected.length && !args.group ? [`sampled sites not run: ${unexpected.length}`] : []),
+    ...(unexpected.length && !args.group
+      ? [`sampled sites not run: ${unexpected.length}`]
+      : []),
   ].join("\n");
   await Deno.writeTextFile(`${OUT}/summary.txt`, summary + "\n");
   console.log(`\n${summary}`);
@@ -568,7 +591,9 @@ if (import.meta.main) {
     const byGroup = assign(await sourceFiles(), config);
     for (const group of config.groups) {
       console.log(
-        `${group.name}: ${byGroup.get(group.name)!.length} files; ${group.tests.join(" ")}`,
+        `${group.name}: ${byGroup.get(group.name)!.length} files; ${
+          group.tests.join(" ")
+        }`,
       );
     }
   } else {
