@@ -173,3 +173,15 @@ Deno.test("reset starts over: no tasks, cycle 0, areas from the template", () =>
   assert.equal(x.readRemote(0), 7);
   assert.equal(machine.run().instructions, 0);
 });
+
+Deno.test("Machine: too many CPUs blames the system only when the system is the limit", () => {
+  // The default system takes more CPUs than a machine simulates.
+  assert.throws(() => new Machine({ percpu: createPercpu(), cpus: 65 }), (e: unknown) => {
+    assert.ok(e instanceof RangeError);
+    assert.match(e.message, /from 1 to 64/);
+    assert.doesNotMatch(e.message, /this system has at most/);
+    return true;
+  });
+  const naive = createPercpu({ features: ["sp-naive"] });
+  assert.throws(() => new Machine({ percpu: naive, cpus: 2 }), /this system has at most 1 CPU\)/);
+});
