@@ -24,6 +24,7 @@ import { detach } from "../lib/_memory.ts";
 import { isDetached } from "../lib/_detached.ts";
 import { PLAIN_VIEW_SLOTS } from "../lib/refs.ts";
 import { portOf } from "../lib/_port.ts";
+import { Machine, SimulationError } from "../sched/mod.ts";
 
 Deno.test("archTable(arch) is the table of that arch", () => {
   for (const arch of ARCHES) assert.equal(archTable(arch).arch, arch);
@@ -283,4 +284,19 @@ Deno.test("adopting shared chunks refuses missing or small buffers, changing not
     assert.throws(() => dynamic.adopt(buffers as SharedArrayBuffer[]), RangeError);
     assert.equal(D.readRemote(1), 9);
   }
+});
+
+Deno.test("a system set up again after a Machine was built stops that Machine", () => {
+  const p = createPercpu();
+  const x = p.defPercpu("X", u32, 0);
+  const machine = new Machine({ percpu: p, cpus: 2 });
+  machine.spawn(function* (ctx) {
+    yield* ctx.add(x, 1);
+  });
+  p.init(2);
+  assert.throws(() => machine.run(), (e: unknown) => {
+    assert.ok(e instanceof SimulationError);
+    assert.match(e.message, /initialised again/);
+    return true;
+  });
 });
