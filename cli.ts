@@ -8,6 +8,8 @@
  * deno run jsr:@percpu/percpu/cli sim --arch aarch64 --features preempt --json
  * deno run jsr:@percpu/percpu/cli explore --arch riscv64 --trace
  * deno run jsr:@percpu/percpu/cli explore --features preempt --fail-on-violation
+ * deno run jsr:@percpu/percpu/cli explore --shard 0/4 --json > shard-0.json
+ * deno run --allow-read jsr:@percpu/percpu/cli explore --merge shard-*.json
  * deno run jsr:@percpu/percpu/cli help sim
  * ```
  *
@@ -15,8 +17,10 @@
  * violation); 1 `--fail-on-violation` and a violation was found; 2 a bad
  * command line (one line on stderr naming the option and what it accepts,
  * nothing on stdout); 3 `--fail-on-violation` and the verdict is undecided
- * (a run stopped at the cycle limit); 70 an internal error (a bug). The CLI
- * needs no permission, except `--allow-write=<file>` for `--svg <file>`.
+ * (a run stopped at the cycle limit, or a search before it covered its
+ * space); 70 an internal error (a bug). The CLI needs no permission, except
+ * `--allow-write=<file>` for `--svg <file>` and `--allow-read` for
+ * `explore --merge <files>`.
  *
  * @module
  */
@@ -71,7 +75,7 @@ function find(name: string): Command {
   return command;
 }
 
-function dispatch(args: readonly string[], context: CommandContext): number {
+function dispatch(args: readonly string[], context: CommandContext): number | Promise<number> {
   const { io } = context;
   const [first, ...rest] = args;
   switch (first) {
@@ -126,7 +130,7 @@ function dispatch(args: readonly string[], context: CommandContext): number {
  * assert.equal(JSON.parse(out).arch, "riscv64");
  * ```
  */
-export function main(args: readonly string[], io: CliIo = consoleIo()): Promise<number> {
+export async function main(args: readonly string[], io: CliIo = consoleIo()): Promise<number> {
   let cwd: string | null = null;
   try {
     cwd = Deno.cwd();
@@ -139,18 +143,18 @@ export function main(args: readonly string[], io: CliIo = consoleIo()): Promise<
     launch: (denoFlags = []) => launchCommand(CLI_URL, cwd, denoFlags),
   };
   try {
-    return Promise.resolve(dispatch(args, context));
+    return await dispatch(args, context);
   } catch (error) {
     if (error instanceof UsageError) {
       io.err(`error: ${error.message}\n`);
-      return Promise.resolve(EXIT_CODES.usage);
+      return EXIT_CODES.usage;
     }
     const name = error instanceof Error ? error.name : typeof error;
     const message = error instanceof Error ? error.message : String(error);
     io.err(
       `internal error (a bug in percpu ${VERSION}; please report it with the command line): ${name}: ${message}\n`,
     );
-    return Promise.resolve(EXIT_CODES.internal);
+    return EXIT_CODES.internal;
   }
 }
 

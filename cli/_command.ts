@@ -38,10 +38,10 @@ export interface Command {
   /**
    * Runs the command.
    *
-   * @returns The exit code.
+   * @returns The exit code (a promise for work that waits: files, Workers).
    * @throws {UsageError} On a bad command line.
    */
-  run(values: FlagValues, context: CommandContext): number;
+  run(values: FlagValues, context: CommandContext): number | Promise<number>;
 }
 
 /** A command's flags including the common ones. */

@@ -12,7 +12,10 @@ export interface ExitCodes {
   readonly violation: 1;
   /** A bad command line: unknown command or flag, bad value, missing permission. */
   readonly usage: 2;
-  /** `--fail-on-violation` and the verdict is undecided: a run stopped before it finished. */
+  /**
+   * `--fail-on-violation` and the verdict is undecided: a run or a search
+   * stopped before it finished.
+   */
   readonly incomplete: 3;
   /** A bug in percpu: the message asks for a report. */
   readonly internal: 70;
@@ -39,7 +42,10 @@ export const EXIT_CODES: ExitCodes = Object.freeze({
   violation: 1,
   /** A bad command line: unknown command or flag, bad value, missing permission. */
   usage: 2,
-  /** `--fail-on-violation` and the verdict is undecided: a run stopped before it finished. */
+  /**
+   * `--fail-on-violation` and the verdict is undecided: a run or a search
+   * stopped before it finished.
+   */
   incomplete: 3,
   /** A bug in percpu: the message asks for a report. */
   internal: 70,
@@ -66,6 +72,7 @@ export const EXIT_HELP = `Exit codes:
   2   bad command line: unknown command or option, bad value, missing permission,
       or work that cannot finish within the simulator's cycle limit
   3   --fail-on-violation, and the verdict is undecided: a run stopped at the
-      cycle limit before its tasks finished
+      cycle limit before its tasks finished, or a search stopped before it
+      covered its space (budget, time limit, a failed or missing shard)
   70  internal error: a bug in percpu (please report it with the command line)
 `;

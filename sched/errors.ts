@@ -28,7 +28,9 @@ export class SimulationError extends PercpuError {
    * - `InvalidRequest`: a task yielded something that is not an operation of its machine;
    * - `TaskFailed`: a task threw something that is not an `Error` (it is the `cause`);
    * - `Reentrant`: `run()` called while the machine runs (from inside a task);
-   * - `StaleSystem`: the per-CPU system was initialised again after the machine was built.
+   * - `StaleSystem`: the per-CPU system was initialised again after the machine was built;
+   * - `TestFailed`: an explore test's own code (`spawn`, `check`, `observe`) threw or
+   *   returned something it must not (the test is at fault, not a schedule).
    */
   readonly kind:
     | "PreemptCountUnderflow"
@@ -37,7 +39,8 @@ export class SimulationError extends PercpuError {
     | "InvalidRequest"
     | "TaskFailed"
     | "Reentrant"
-    | "StaleSystem";
+    | "StaleSystem"
+    | "TestFailed";
 
   /**
    * Creates the error.

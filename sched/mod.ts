@@ -38,16 +38,20 @@ export type { SimOptions } from "./scenario/sim_options.ts";
 export { ACCESS_MODES, SCENARIOS } from "./scenario/scenario.ts";
 export type { AccessMode, ScenarioName } from "./scenario/scenario.ts";
 export { counterTest } from "./scenario/counter_test.ts";
-export { checkDfs, checkPct, checkRandom, EXPLORE_MODES, replay } from "./explore/explore.ts";
+export { checkDfs, checkPct, checkRandom, replay } from "./explore/explore.ts";
 export type {
   ExploreMode,
   ExploreOptions,
   ExploreProgress,
   ExploreResult,
+  ExploreStopReason,
   ExploreTest,
+  Reduction,
   ReplayResult,
   Violation,
 } from "./explore/explore.ts";
+export { VIOLATION_KINDS } from "./explore/violations.ts";
+export type { ViolationKind } from "./explore/violations.ts";
 export { formatSimReport } from "./report/sim_report.ts";
 export { formatExploreReport } from "./report/explore_report.ts";
 export { renderTimelineSvg } from "./report/timeline_svg.ts";

@@ -9,11 +9,19 @@ import { launchCommand, shellWord } from "../cli/_invocation.ts";
 import { wantsColor } from "../cli/_io.ts";
 import { exitCodeOf } from "../cli/_exit.ts";
 import { simVerdict } from "../cli/sim.ts";
+import { exploreVerdict } from "../cli/explore.ts";
 import { RANGES } from "../cli/_scenario.ts";
 import { CYCLE_LIMIT } from "../cli/_limits.ts";
 import { VERSION } from "../cli/_version.ts";
 import { createPercpu } from "../mod.ts";
-import { counterTest, Machine, type SimResult, simulate } from "../sched/mod.ts";
+import {
+  checkDfs,
+  counterTest,
+  type ExploreResult,
+  Machine,
+  type SimResult,
+  simulate,
+} from "../sched/mod.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
@@ -177,7 +185,45 @@ Deno.test("bad options exit 2 with one line naming the option and what it accept
     [["sim", "--replay", "garbage"], /not a schedule string/],
     [["sim", "--replay", "s1.abc.2.5.2=1", "--seed", "3"], /--seed do not apply with --replay/],
     [["explore", "--mode", "bfs"], /--mode must be one of dfs, random, pct/],
-    [["explore", "--max-preemptions", "9"], /--max-preemptions must be an integer from 0 to 8/],
+    [
+      ["explore", "--max-preemptions", "1001"],
+      /--max-preemptions must be an integer from 0 to 1000, or inf \(no limit\), got "1001"/,
+    ],
+    [["explore", "--max-preemptions", "infinity"], /--max-preemptions .* or inf .*"infinity"/],
+    [["explore", "--max-preemptions", "-1"], /Option '--max-preemptions' argument is ambiguous/],
+    [["explore", "--reduction", "sleep"], /--reduction must be one of dpor, none, got "sleep"/],
+    [
+      ["explore", "--violations", "lost-update,race"],
+      /--violations must be a comma-separated list of lost-update, wrong-cpu, scheduling-while-atomic, .*task-error, got "race"/,
+    ],
+    [["explore", "--violations", "none"], /--violations must be .*, at least one, got "none"/],
+    [["explore", "--violations", ""], /--violations must be .*, at least one, got ""/],
+    [
+      ["explore", "--time-limit", "0"],
+      /--time-limit must be a number of seconds above 0 .*got "0"/,
+    ],
+    [["explore", "--time-limit", "1e3"], /--time-limit must be a number of seconds .*got "1e3"/],
+    [["explore", "--time-limit", "soon"], /--time-limit must be a number of seconds .*got "soon"/],
+    [["explore", "--time-limit", "9999999"], /--time-limit .* at most 604800 .*got "9999999"/],
+    [["explore", "--budget", "none"], /--budget must be an integer from 1 to \d+, or inf/],
+    [["explore", "--shard", "2/2"], /--shard must be i\/n, part i \(from 0\) of n, .*got "2\/2"/],
+    [["explore", "--shard", "0/0"], /--shard must be i\/n.*got "0\/0"/],
+    [["explore", "--shard", "1"], /--shard must be i\/n.*got "1"/],
+    [["explore", "--shard", "a/b"], /--shard must be i\/n.*got "a\/b"/],
+    [["explore", "--shard", "0/1000001"], /--shard must be i\/n.*n ≤ 1000000/],
+    [["explore", "--workers", "0"], /--workers must be an integer from 1 to 256, got "0"/],
+    [["explore", "--workers", "two"], /--workers must be an integer from 1 to 256, got "two"/],
+    [
+      ["explore", "--mode", "random", "--reduction", "none", "--shard", "0/2"],
+      /--reduction, --shard apply to --mode dfs only, not random/,
+    ],
+    [["explore", "--mode", "pct", "--exhaustive"], /--exhaustive applies to --mode dfs only/],
+    [["explore", "--mode", "pct", "--max-preemptions", "inf"], /pct needs a bug depth/],
+    [["explore", "--workers", "2", "--shard", "0/2"], /--workers and --shard do not combine/],
+    [
+      ["explore", "shard-0.json"],
+      /Unexpected argument 'shard-0\.json' \(only --merge takes several values\); see --help/,
+    ],
     [["explore", "--budget", "0"], /--budget must be an integer from 1/],
     [["explore", "--seed", "2"], /--seed applies to --mode random and pct only/],
     [["explore", "--policy", "cooperative"], /Unknown option '--policy'/],
@@ -330,7 +376,7 @@ Deno.test("hints print a command that runs", async (t) => {
     const line = /^ {2}replay {4}(.+)$/m.exec(out)![1];
     assert.match(
       line,
-      /^deno run cli\.ts sim --replay s1\.\S+ --arch riscv64 --features arm-el2 --tasks 2 --iters 1$/,
+      /^deno run cli\.ts sim --replay s2\.\S+ --arch riscv64 --features arm-el2 --tasks 3 --iters 1$/,
     );
     const args = words(line);
     assert.deepEqual(args.slice(0, 3), ["deno", "run", "cli.ts"]);
@@ -446,7 +492,7 @@ Deno.test("reports and JSON name only what applies", async (t) => {
     "--arch",
     "aarch64",
     "--tasks",
-    "2",
+    "3",
     "--iters",
     "1",
     "--replay",
@@ -476,16 +522,22 @@ Deno.test("reports and JSON name only what applies", async (t) => {
   await t.step("plurals", async () => {
     const explore = (await cli("explore", "--arch", "riscv64", "--max-preemptions", "1")).out;
     assert.match(explore, /up to 1 preemption\)/);
-    assert.match(explore, /2 CPUs, 2 tasks × 1 increment \(/);
-    assert.match(explore, /VIOLATION with 1 preemption, \d+ instructions/);
-    assert.match(explore, / - 1 local access hit another CPU's area/);
-    const naive = (await cli("explore", "--features", "sp-naive,preempt", "--tasks", "1")).out;
-    assert.match(naive, /1 CPU, 1 task × 1 increment \(/);
-    assert.match(naive, /VIOLATION with 0 preemptions, \d+ instructions/);
-    assert.match(naive, /lost updates: 1 increment, the per-CPU counters sum to 2/);
+    assert.match(explore, /2 CPUs, 3 tasks × 1 increment \(/);
+    assert.match(explore, /^VIOLATION with 1 preemption \(wrong-cpu\): 2 kinds found/m);
+    assert.match(explore, /^ {2}lost-update: the test's invariant failed: updates were lost$/m);
+    assert.match(explore, /^ {2}wrong-cpu: a local per-CPU access hit another CPU's area$/m);
+    assert.match(explore, /^ {4}1 preemption, at instruction \d+$/m);
+    assert.match(explore, / - 2 local accesses hit another CPU's area/);
+    assert.match(explore, /complete: every schedule with ≤ 1 preemption, up to equivalence/);
+    const one = (await cli("explore", "--cpus", "1", "--tasks", "2", "--access", "read-write"))
+      .out;
+    assert.match(one, /1 CPU, 2 tasks × 1 increment \(/);
+    assert.match(one, /^VIOLATION with 1 preemption \(lost-update\): 1 kind found/m);
+    assert.match(one, /judged at the end of the run \(\d+ instructions\)/);
+    assert.match(one, /lost updates: 2 increments, the per-CPU counters sum to 1/);
     const replayed = (await cli(...replayArgs)).out;
-    assert.match(replayed, /CORRUPTED: 1 access hit another CPU's area\./);
-    assert.doesNotMatch(replayed + explore + naive, /\(s\)|\(es\)/);
+    assert.match(replayed, /CORRUPTED: 2 accesses hit another CPU's area\./);
+    assert.doesNotMatch(replayed + explore + one, /\(s\)|\(es\)/);
   });
 });
 
@@ -599,6 +651,12 @@ Deno.test("no command line a user can type prints a stack trace or an internal e
     "--replay",
     "--mode",
     "--max-preemptions",
+    "--reduction",
+    "--violations",
+    "--exhaustive",
+    "--time-limit",
+    "--shard",
+    "--merge",
     "--json",
     "--trace",
     "--fail-on-violation",
@@ -630,6 +688,15 @@ Deno.test("no command line a user can type prints a stack trace or an internal e
       "9007199254740993",
       "s1.abc.2.5.2=1",
       "s1.zzzzzz.2.zzzz.",
+      "dpor",
+      "none",
+      "inf",
+      "0/2",
+      "1/2",
+      "2/2",
+      "lost-update,wrong-cpu",
+      "task-error",
+      "0.5",
       "",
       " ",
       "\u0000",
@@ -647,7 +714,9 @@ Deno.test("no command line a user can type prints a stack trace or an internal e
   await fc.assert(
     fc.asyncProperty(argv, async (args) => {
       const { code, out, err } = await cli(...args);
-      assert.ok([0, 2].includes(code), `exit ${code} for ${JSON.stringify(args)}: ${err}`);
+      // 1 and 3 are verdicts, only with --fail-on-violation.
+      const codes = args.includes("--fail-on-violation") ? [0, 1, 2, 3] : [0, 2];
+      assert.ok(codes.includes(code), `exit ${code} for ${JSON.stringify(args)}: ${err}`);
       assert.doesNotMatch(err, STACK_FRAME);
       if (code === 2) {
         assert.equal(out, "", JSON.stringify(args));
@@ -689,4 +758,364 @@ Deno.test("the CLI uses only the package's public entry points", async () => {
       );
     }
   }
+});
+
+Deno.test("explore's search flags: good values do what they say", async (t) => {
+  const json = async (...args: string[]) => {
+    const run = await cli("explore", ...args, "--json");
+    assert.equal(run.code, 0, run.err);
+    return JSON.parse(run.out);
+  };
+  await t.step("--max-preemptions inf: complete and unbounded", async () => {
+    const args = ["--arch", "aarch64", "--features", "preempt", "--max-preemptions", "inf"];
+    const result = await json(...args);
+    assert.equal(result.maxPreemptions, "inf");
+    assert.equal(result.boundReached, "inf");
+    assert.equal(result.stopReason, "complete");
+    assert.equal(result.complete, true);
+    assert.equal(result.violation, null);
+    assert.deepEqual(result.violations, []);
+    assert.ok(result.equivalenceClasses > 0);
+    const text = await cli("explore", ...args, "--fail-on-violation");
+    assert.equal(text.code, 0);
+    assert.match(text.out, /\(dfs, dpor, unbounded\)/);
+    assert.match(text.out, /complete: every schedule \(unbounded\), up to equivalence/);
+    assert.match(text.out, /^SAFE: no schedule violates the test\.$/m);
+  });
+  await t.step("--reduction none runs every interleaving, to the same verdict", async () => {
+    const scenario = ["--cpus", "1", "--tasks", "3", "--access", "read-write"];
+    const none = await json(...scenario, "--reduction", "none");
+    const dpor = await json(...scenario);
+    assert.equal(none.reduction, "none");
+    assert.equal(dpor.reduction, "dpor");
+    assert.equal(none.violation.kind, dpor.violation.kind);
+    assert.equal(none.violation.preemptions, dpor.violation.preemptions);
+    assert.deepEqual(none.violations.map((v: { kind: string }) => v.kind), ["lost-update"]);
+    assert.ok(none.schedulesExplored >= dpor.schedulesExplored);
+    assert.match(
+      (await cli("explore", ...scenario, "--reduction", "none")).out,
+      /\(dfs, no reduction,/,
+    );
+  });
+  await t.step("--violations: only the kinds named count", async () => {
+    const result = await json(
+      "--arch",
+      "riscv64",
+      "--max-preemptions",
+      "1",
+      "--violations",
+      "lost-update",
+    );
+    assert.deepEqual(result.scope.violations, ["lost-update"]);
+    assert.equal(result.violation.kind, "lost-update");
+    assert.deepEqual(result.violations.map((v: { kind: string }) => v.kind), ["lost-update"]);
+    const all = await json("--arch", "riscv64", "--max-preemptions", "1");
+    assert.deepEqual(all.violations.map((v: { kind: string }) => v.kind), [
+      "lost-update",
+      "wrong-cpu",
+    ]);
+    assert.equal(all.violation.kind, "wrong-cpu", "the smallest: fewer instructions");
+    assert.ok(all.violation.steps < all.violations[0].steps);
+    const text = await cli(
+      "explore",
+      "--arch",
+      "riscv64",
+      "--max-preemptions",
+      "1",
+      "--violations",
+      "wrong-cpu",
+    );
+    assert.match(text.out, /counting {3}wrong-cpu \(the other kinds are ignored\)/);
+    assert.doesNotMatch(text.out, /lost-update:/);
+  });
+  await t.step("--exhaustive goes on to the bound after a violation", async () => {
+    const scenario = ["--cpus", "1", "--tasks", "3", "--access", "read-write"];
+    const first = await json(...scenario);
+    assert.equal(first.boundReached, 1);
+    const all = await json(...scenario, "--exhaustive");
+    assert.equal(all.boundReached, 2);
+    assert.equal(all.scope.exhaustive, true);
+    assert.equal(all.violation.preemptions, first.violation.preemptions);
+  });
+  await t.step(
+    "--budget and --time-limit: incomplete, exit 3 with --fail-on-violation",
+    async () => {
+      const safe = ["--arch", "aarch64", "--features", "preempt", "--tasks", "4", "--iters", "2"];
+      const budget = await cli("explore", ...safe, "--budget", "50", "--fail-on-violation");
+      assert.equal(budget.code, 3);
+      assert.match(budget.out, /incomplete: stopped by the budget after 50 schedules/);
+      assert.match(budget.out, /^INCOMPLETE: no violation in 50 schedules/m);
+      const timed = await json(...safe, "--time-limit", "0.3");
+      assert.equal(timed.stopReason, "time");
+      assert.equal(timed.complete, false);
+      assert.equal(timed.violation, null);
+      assert.equal(
+        (await cli("explore", ...safe, "--time-limit", "0.3", "--fail-on-violation")).code,
+        3,
+      );
+      assert.equal((await cli("explore", ...safe, "--time-limit", "0.3")).code, 0);
+    },
+  );
+  await t.step(
+    "progress: one overwritten stderr line on a terminal, none with --json",
+    async () => {
+      const slow = [
+        "explore",
+        "--arch",
+        "aarch64",
+        "--features",
+        "preempt",
+        "--tasks",
+        "4",
+        "--iters",
+        "2",
+        "--time-limit",
+        "1.6",
+      ];
+      let err = "";
+      let out = "";
+      const io = {
+        out: (x: string) => void (out += x),
+        err: (x: string) => void (err += x),
+        progress: true,
+      };
+      assert.equal(await main(slow, io), 0);
+      assert.ok(err.startsWith(`\r${ESC}[K  dfs: `), JSON.stringify(err));
+      assert.match(err, /dfs: \d+ schedules, \d+\/s, bound \d, 1 s…/);
+      assert.ok(err.endsWith("\r\x1b[K"), "the line is cleared at the end");
+      assert.doesNotMatch(err, /\n/);
+      assert.match(out, /stopped by the time limit/);
+      err = "";
+      out = "";
+      assert.equal(await main([...slow, "--json"], io), 0);
+      assert.equal(err, "");
+      assert.equal(JSON.parse(out).stopReason, "time");
+    },
+  );
+  await t.step("the verdict: incomplete for any search that did not cover its space", () => {
+    const done = checkDfs(counterTest({ arch: "aarch64", features: ["preempt"] }));
+    assert.equal(exploreVerdict(done), "ok");
+    const variants: Partial<ExploreResult>[] = [
+      { complete: false, stopReason: "budget" },
+      { complete: false, stopReason: "time" },
+      { complete: false, stopReason: "failed", failures: ["shard 1 of 2 is missing"] },
+      { complete: false, cutOff: 1 },
+    ];
+    for (const variant of variants) {
+      assert.equal(exploreVerdict({ ...done, ...variant }), "incomplete", JSON.stringify(variant));
+    }
+    const racy = checkDfs(counterTest({ arch: "aarch64" }), { budget: 5000 });
+    assert.equal(exploreVerdict(racy), "violation");
+    assert.equal(exploreVerdict({ ...racy, complete: false, stopReason: "budget" }), "violation");
+  });
+});
+
+Deno.test("--shard i/n and --merge: the parts' files give the whole search's verdict", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "percpu_cli_shards_" });
+  const write = async (name: string, args: string[]) => {
+    const run = await cli("explore", ...args, "--json");
+    assert.equal(run.code, 0, run.err);
+    await Deno.writeTextFile(`${dir}/${name}`, run.out);
+    return JSON.parse(run.out);
+  };
+  const racy = ["--arch", "aarch64"];
+  const safe = ["--arch", "riscv64", "--features", "preempt"];
+  try {
+    await t.step("0/2 + 1/2 merged = the whole search", async () => {
+      for (const [name, scenario] of [["racy", racy], ["safe", safe]] as const) {
+        const whole = JSON.parse((await cli("explore", ...scenario, "--json")).out);
+        const part0 = await write(`${name}-0.json`, [...scenario, "--shard", "0/2"]);
+        await write(`${name}-1.json`, [...scenario, "--shard", "1/2"]);
+        assert.deepEqual(part0.shard, { index: 0, count: 2 });
+        assert.equal(part0.format, "percpu.explore-result.1");
+        const merged = await cli(
+          "explore",
+          "--merge",
+          `${dir}/${name}-1.json`,
+          `${dir}/${name}-0.json`,
+          "--json",
+        );
+        assert.equal(merged.code, 0, merged.err);
+        const m = JSON.parse(merged.out);
+        assert.equal(m.shard, null);
+        assert.equal(m.complete, whole.complete);
+        assert.equal(m.stopReason, whole.stopReason);
+        assert.equal(m.boundReached, whole.boundReached);
+        assert.deepEqual(m.violation?.kind, whole.violation?.kind);
+        assert.deepEqual(m.violation?.preemptions, whole.violation?.preemptions);
+        assert.deepEqual(m.violation?.steps, whole.violation?.steps);
+        assert.deepEqual(
+          m.violations.map((v: { kind: string }) => v.kind),
+          whole.violations.map((v: { kind: string }) => v.kind),
+        );
+        for (const key of ["arch", "features", "cpus", "tasks", "iters", "access", "scenario"]) {
+          assert.deepEqual(m[key], whole[key], key);
+        }
+        const code = (await cli(
+          "explore",
+          "--merge",
+          `${dir}/${name}-0.json`,
+          `${dir}/${name}-1.json`,
+          "--fail-on-violation",
+        )).code;
+        assert.equal(code, name === "racy" ? 1 : 0);
+      }
+      const text = await cli("explore", "--merge", `${dir}/racy-0.json`, `${dir}/racy-1.json`);
+      assert.match(text.out, /^VIOLATION with 1 preemption \(wrong-cpu\)/m);
+      const line = /^ {2}replay {4}(.+)$/m.exec(text.out)![1];
+      const replayed = await cli(...words(line).slice(3), "--json");
+      assert.equal(
+        JSON.parse(replayed.out).wrongCpuAccesses > 0,
+        true,
+        "the merged violation replays",
+      );
+      const safeText = await cli("explore", "--merge", `${dir}/safe-0.json`, `${dir}/safe-1.json`);
+      assert.match(
+        safeText.out,
+        /^SAFE: no schedule with at most 2 preemptions violates the test\.$/m,
+      );
+    });
+    await t.step("a missing shard: incomplete, exit 3 with --fail-on-violation", async () => {
+      const run = await cli("explore", "--merge", `${dir}/safe-1.json`, "--fail-on-violation");
+      assert.equal(run.code, 3);
+      assert.match(run.out, /incomplete: a part of the search failed or is missing/);
+      assert.match(run.out, /failed {5}shard 0 of 2 is missing/);
+      assert.doesNotMatch(run.out, /SAFE/);
+      const json = JSON.parse(
+        (await cli("explore", "--merge", `${dir}/safe-1.json`, "--json")).out,
+      );
+      assert.equal(json.complete, false);
+      assert.equal(json.stopReason, "failed");
+      assert.deepEqual(json.failures, ["shard 0 of 2 is missing"]);
+      const twice = await cli(
+        "explore",
+        "--merge",
+        `${dir}/safe-1.json`,
+        "--merge",
+        `${dir}/safe-0.json`,
+        "--json",
+      );
+      assert.equal(JSON.parse(twice.out).complete, true, "--merge given twice takes both files");
+    });
+    await t.step("bad files are refused: exit 2, one line naming the file", async () => {
+      const good = await Deno.readTextFile(`${dir}/safe-0.json`);
+      const edit = (f: (o: Record<string, unknown>) => void) => {
+        const o = JSON.parse(good);
+        f(o);
+        return JSON.stringify(o);
+      };
+      const random = (await cli("explore", "--mode", "random", "--budget", "20", "--json")).out;
+      const cases: [string, string, RegExp][] = [
+        ["truncated.json", good.slice(0, good.length / 2), /truncated\.json is not JSON/],
+        ["empty.json", "", /empty\.json is not JSON/],
+        ["array.json", "[]", /array\.json holds no explore result/],
+        ["random.json", random, /random\.json holds a "random" search: only .* can be merged/],
+        [
+          "count.json",
+          edit((o) => (o.schedulesExplored = -1)),
+          /count\.json: schedulesExplored must be an integer ≥ 0, got (number )?-1/,
+        ],
+        [
+          "format.json",
+          edit((o) => (o.format = "other")),
+          /format\.json: .*format must be "percpu\.explore-result\.1"/,
+        ],
+        [
+          "stop.json",
+          edit((o) => (o.stopReason = "done")),
+          /stop\.json: .*stopReason must be one of/,
+        ],
+        [
+          "arch.json",
+          edit((o) => (o.arch = "aarch64")),
+          /arch\.json: its scenario fields .* are not those of its result's test/,
+        ],
+        [
+          "tasks.json",
+          edit((o) => (o.tasks = 0)),
+          /tasks\.json: tasks must be an integer from 1 to 1024, got 0/,
+        ],
+      ];
+      for (const [name, text, message] of cases) {
+        await Deno.writeTextFile(`${dir}/${name}`, text);
+        const run = await cli("explore", "--merge", `${dir}/${name}`, `${dir}/safe-1.json`);
+        assert.equal(run.code, 2, `${name}: ${run.out}`);
+        assert.equal(run.out, "");
+        assert.match(run.err, message, name);
+        assert.equal(run.err.trimEnd().split("\n").length, 1, name);
+        assert.doesNotMatch(run.err, STACK_FRAME);
+      }
+      const refused: [string[], RegExp][] = [
+        [[`${dir}/nothing.json`], /--merge: cannot read .*nothing\.json/],
+        [
+          [`${dir}/safe-0.json`, `${dir}/safe-0.json`],
+          /safe-0\.json is shard 0 of 2, which is given twice/,
+        ],
+        [
+          [`${dir}/safe-0.json`, `${dir}/racy-1.json`],
+          /racy-1\.json is not a shard of the same search as .*safe-0\.json: its test fingerprint/,
+        ],
+        [[`${dir}/safe-0.json`, "--arch", "arm"], /--arch does not apply with --merge/],
+        [
+          [`${dir}/safe-0.json`, "--mode", "dfs", "--budget", "9"],
+          /--mode, --budget do not apply with --merge/,
+        ],
+      ];
+      for (const [args, message] of refused) {
+        const run = await cli("explore", "--merge", ...args);
+        assert.equal(run.code, 2, args.join(" "));
+        assert.match(run.err, message);
+        assert.equal(run.err.trimEnd().split("\n").length, 1);
+      }
+    });
+    await t.step("--merge without --allow-read: exit 2 with the command that works", async () => {
+      const run = await spawn(["explore", "--merge", "safe-0.json", "safe-1.json"], { cwd: dir });
+      assert.equal(run.code, 2);
+      assert.match(
+        run.err,
+        /--merge needs permission to read safe-0\.json: run deno run --allow-read=safe-0\.json,safe-1\.json .*cli\.ts explore --merge safe-0\.json safe-1\.json\n$/,
+      );
+      const allowed = await spawn(["explore", "--merge", "safe-0.json", "safe-1.json"], {
+        cwd: dir,
+        denoFlags: ["--allow-read=safe-0.json,safe-1.json"],
+      });
+      assert.equal(allowed.code, 0, allowed.err);
+      assert.match(allowed.out, /^SAFE/m);
+      for (const args of [["explore", "--merge", ""], ["sim", "--svg", ""]]) {
+        const empty = await spawn(args, { cwd: dir });
+        assert.equal(empty.code, 2, empty.err);
+        assert.match(empty.err, /^error: --(merge|svg): "" is not a file name: .*\n$/);
+      }
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("--workers n: the same verdict as the sequential search", async () => {
+  const sequential = JSON.parse((await cli("explore", "--arch", "aarch64", "--json")).out);
+  const run = await cli("explore", "--arch", "aarch64", "--workers", "2", "--json");
+  assert.equal(run.code, 0, run.err);
+  const parallel = JSON.parse(run.out);
+  assert.equal(parallel.complete, sequential.complete);
+  assert.equal(parallel.stopReason, "complete");
+  assert.equal(parallel.boundReached, sequential.boundReached);
+  assert.equal(parallel.violation.kind, sequential.violation.kind);
+  assert.equal(parallel.violation.preemptions, sequential.violation.preemptions);
+  assert.equal(parallel.violation.steps, sequential.violation.steps);
+  assert.deepEqual(
+    parallel.violations.map((v: { kind: string }) => v.kind),
+    sequential.violations.map((v: { kind: string }) => v.kind),
+  );
+  const replayed = await cli(...words(parallel.violation.replay).slice(3), "--json");
+  assert.equal(JSON.parse(replayed.out).traceHash, parallel.violation.traceHash);
+  // From a clone, the Workers read the package's files: asked for before any work.
+  const denied = await spawn(["explore", "--workers", "2"]);
+  assert.equal(denied.code, 2);
+  assert.equal(denied.out, "");
+  const root = ROOT.pathname.replace(/\/$/, "");
+  assert.equal(
+    denied.err,
+    `error: --workers needs permission to read ${root} (its Workers load the package's modules from there): run deno run --allow-read=${root} cli.ts explore --workers 2\n`,
+  );
 });

@@ -274,17 +274,24 @@ Deno.test("the explorer finds the race on a dynamic variable, and proves the gua
       percpu,
       cpus: 2,
       spawn(machine) {
-        for (let t = 0; t < 2; t++) {
+        // Three tasks on two CPUs: with two, each task runs alone on its CPU
+        // and the Linux-like scheduler never preempts or moves one mid-access.
+        for (let t = 0; t < 3; t++) {
           machine.spawn(function* (ctx) {
             yield* ctx.withCurrent(hits, (v: bigint) => v + 1n);
           });
         }
       },
-      check: () => hits.readRemote(0) + hits.readRemote(1) === 2n ? null : "lost update",
+      check: () => hits.readRemote(0) + hits.readRemote(1) === 3n ? null : "lost update",
     };
   };
   const racy = checkDfs(test([]), { maxPreemptions: 2 });
-  assert.equal(racy.violation?.preemptions, 1);
+  assert.equal(racy.boundReached, 1, "no race without a preemption; one is enough");
+  assert.deepEqual(racy.violations.map((v) => [v.kind, v.preemptions]), [
+    ["lost-update", 1],
+    ["wrong-cpu", 1],
+  ]);
+  assert.equal(racy.violation?.kind, "wrong-cpu", "the pointer hits the old CPU's area first");
   assert.match(racy.violation!.messages[0], /hit another CPU's area/);
   const guarded = checkDfs(test(["preempt"]), { maxPreemptions: 2 });
   assert.equal(guarded.violation, null, "each schedule starts from the initial values");

@@ -153,7 +153,7 @@ const CPU_ID = defPercpu("CPU_ID", usize, 0);
 init(4);
 initPercpuReg(0);
 CPU_ID.writeCurrent(1);
-const found = checkDfs(counterTest({ arch: "aarch64", tasks: 2, iters: 1 }));
+const found = checkDfs(counterTest({ arch: "aarch64" }));
 console.log(JSON.stringify({
   current: CPU_ID.readCurrent(),
   remote: CPU_ID.remoteRefRaw(3).value,
@@ -161,6 +161,7 @@ console.log(JSON.stringify({
   pointerBytes: archTable("arm").pointerBytes,
   corrupted: simulate({ arch: "riscv64" }).corrupted,
   preemptions: found.violation?.preemptions,
+  kind: found.violation?.kind,
   shared: typeof shareAreas,
   usage: EXIT_CODES.usage,
 }));
@@ -175,6 +176,7 @@ console.log(JSON.stringify({
         pointerBytes: 4,
         corrupted: true,
         preemptions: 1,
+        kind: "wrong-cpu",
         shared: "function",
         usage: 2,
       });
@@ -194,6 +196,20 @@ console.log(JSON.stringify({
       const replayed = await user([...hint.split(" ").slice(1), "--json"]);
       assert.equal(replayed.code, 0, replayed.err);
       assert.equal(JSON.parse(replayed.out).corrupted, true);
+      const parallel = await user([
+        "run",
+        cli,
+        "explore",
+        "--arch",
+        "aarch64",
+        "--workers",
+        "2",
+        "--json",
+      ]);
+      assert.equal(parallel.code, 0, parallel.err);
+      const found = JSON.parse(parallel.out);
+      assert.equal(found.stopReason, "complete", JSON.stringify(found.failures));
+      assert.equal(found.violation.kind, "wrong-cpu");
       const bad = await user(["run", cli, "sim", "--cpus", "0"]);
       assert.equal(bad.code, 2);
       assert.equal(bad.err, `error: --cpus must be an integer from 1 to 64, got "0"\n`);

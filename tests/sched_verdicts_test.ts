@@ -7,11 +7,13 @@ import { XMLValidator } from "fast-xml-parser";
 import { createPercpu, i16, i32, i8, type Percpu, u16, u32, u64, u8 } from "../mod.ts";
 import {
   checkDfs,
+  counterTest,
   type ExploreTest,
   formatExploreReport,
   formatSimReport,
   Machine,
   renderTimelineSvg,
+  replay,
   simulate,
   SimulationError,
   type TaskContext,
@@ -450,4 +452,21 @@ Deno.test("the explorer's report escapes task names in its messages", () => {
   const text = formatExploreReport(checkDfs(test));
   for (const raw of ["\u0007", "\u001b"]) assert.ok(!text.includes(raw), text);
   assert.match(text, /bad\\x1b\]0;title\\x07 failed on CPU 0: boom\\x1b\[2J/);
+});
+
+Deno.test("sp-naive: every explored run starts from the globals as the machine booted", () => {
+  // The crate's naive init() leaves the globals alone; the machine loads
+  // them again at each reset, as a boot loads `.data`. Without that, the
+  // counts of earlier runs piled up into a false lost update.
+  const guarded = checkDfs(counterTest({ features: ["sp-naive", "preempt"], tasks: 1, iters: 1 }));
+  assert.equal(guarded.violation, null);
+  assert.equal(guarded.stopReason, "complete");
+  const test = counterTest({ features: ["sp-naive"], cpus: 1, tasks: 2, iters: 1 });
+  const racy = checkDfs(test, { exhaustive: true });
+  assert.deepEqual(racy.violations.map((v) => v.kind), ["lost-update"]);
+  const again = replay(
+    counterTest({ features: ["sp-naive"], cpus: 1, tasks: 2, iters: 1 }),
+    racy.violation!.schedule,
+  );
+  assert.deepEqual(again.violation?.messages, racy.violation!.messages);
 });

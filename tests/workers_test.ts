@@ -607,26 +607,33 @@ Deno.test({
   name: "atomic reads of 64-bit values another Worker is storing are never torn",
   async fn() {
     const shared = shareAreas(taskSystem, 2);
-    const flags = new Int32Array(new SharedArrayBuffer(8));
-    const args: FlipArgs = { flags: flags.buffer as SharedArrayBuffer, rounds: 200_000 };
+    const flags = new Int32Array(new SharedArrayBuffer(12));
+    const args: FlipArgs = {
+      flags: flags.buffer as SharedArrayBuffer,
+      rounds: 200_000,
+      reads: 10_000,
+    };
     const done = runOnCpus<number, FlipArgs>({ module: TASK, shared, task: "flip", args });
     const wide = atomicRemote(taskSystem, WIDE);
     const pointer = atomicRemote(taskSystem, POINTER);
-    // Both Workers flip their own CPU's copies; read CPU 1's while they do.
+    // Both Workers flip their own CPU's copies; read CPU 1's while they do
+    // (they flip on until this thread has read 10 000 times).
     // Waiting for the start must yield: starting a Worker needs this thread.
     const deadline = Date.now() + 10_000;
     while (Atomics.load(flags, 0) === 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 1));
     }
     let reads = 0;
-    while (Atomics.load(flags, 1) === 0 && Date.now() < deadline) {
+    const readDeadline = Date.now() + 60_000; // a Worker that died never says done
+    while (Atomics.load(flags, 1) === 0 && Date.now() < readDeadline) {
       assert.ok(PATTERNS.wide.includes(wide.load(1)), "torn u64");
       assert.ok(PATTERNS.pointer.includes(pointer.load(1)), "torn usize");
       reads++;
+      Atomics.store(flags, 2, reads);
     }
     const outcomes = await done;
     assert.ok(outcomes.every((o) => o.ok), JSON.stringify(outcomes));
-    assert.ok(reads > 0);
+    assert.ok(reads >= 10_000, `read ${reads} times while the values changed`);
   },
 });
 

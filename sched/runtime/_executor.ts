@@ -181,6 +181,7 @@ export class Executor {
     switch (insn.op) {
       case Op.MovPreg:
         r[insn.d] = context.reg;
+        if (this.record !== null) this.record.readPercpuReg = true;
         return;
       case Op.Li:
         r[insn.d] = insn.imm;
@@ -196,6 +197,7 @@ export class Executor {
         return;
       case Op.AddPreg:
         r[insn.d] = (r[insn.a] as number) + context.reg;
+        if (this.record !== null) this.record.readPercpuReg = true;
         return;
       case Op.Load: {
         const address = (insn.a < 0 ? 0 : r[insn.a] as number) + insn.imm;

@@ -55,11 +55,29 @@ function tagOf(value: unknown): string {
   }
 }
 
+/** What every `function*`'s generator objects inherit `next`, `throw` and `return` from. */
+const GENERATOR_PROTOTYPE: object = Object.getPrototypeOf(
+  Object.getPrototypeOf((function* () {})()),
+);
+
 /**
  * Checks what a task body returned: a sync iterator with `next`, `throw`
  * and `return` (a generator object).
  */
 function checkGenerator(name: string, value: unknown): Iterator<unknown, unknown, unknown> {
+  // The common case first, without the property reads below (they cost an
+  // exploration, which spawns its tasks again for every schedule, about a
+  // twelfth of its time): a generator object made by a `function*`.
+  try {
+    if (
+      typeof value === "object" && value !== null &&
+      Object.getPrototypeOf(Object.getPrototypeOf(value)) === GENERATOR_PROTOTYPE
+    ) {
+      return value as Iterator<unknown, unknown, unknown>;
+    }
+  } catch {
+    // A hostile Proxy: the checks below say what is wrong with it.
+  }
   let ok = false;
   let async = false;
   try {

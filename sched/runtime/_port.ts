@@ -27,6 +27,7 @@ import type { Decisions } from "./decisions.ts";
 import type { Machine } from "./machine.ts";
 import type { RunStats } from "./run_stats.ts";
 import type { RunState, SimCpu, TaskState } from "./_state.ts";
+import type { StepOffers } from "./_step_offers.ts";
 import type { StepRecord } from "./_step_record.ts";
 
 export {
@@ -43,6 +44,7 @@ export {
   STEP_YIELD,
   StepRecord,
 } from "./_step_record.ts";
+export { StepOffers } from "./_step_offers.ts";
 export type { TaskState } from "./_state.ts";
 
 /** One CPU, as a UI shows it. */
@@ -122,10 +124,29 @@ export interface MachinePort {
    *   fields are left alone), or `null`.
    */
   endCycle(record: StepRecord | null): void;
+  /**
+   * What the next step of a CPU would meet, without taking it (read only;
+   * also callable from inside a step's decisions).
+   *
+   * @param cpu A CPU id.
+   * @param out Where to write.
+   */
+  offers(cpu: number, out: StepOffers): void;
   /** Machine cycles ended so far. */
   readonly cycle: number;
   /** Tasks that have not ended. */
   readonly live: number;
+  /** Tasks spawned in this run (a task may spawn others). */
+  readonly tasks: number;
+  /** Tasks sleeping (they wake by the clock: {@linkcode MachinePort.endCycle}). */
+  readonly sleeping: number;
+  /**
+   * How many things went wrong so far: wrong-CPU accesses, kernel misuse
+   * reports and task failures, counted together. It only grows during a run,
+   * so a driver notices a new one with one comparison per step and reads
+   * {@linkcode MachinePort.stats} only then.
+   */
+  readonly issues: number;
   /** What the run has done so far (`stopped` while tasks remain). */
   stats(): RunStats;
   /** The state of every CPU and task, copied. */

@@ -36,6 +36,7 @@ import type { Kernel } from "./_kernel.ts";
 import type { Lifecycle } from "./_lifecycle.ts";
 import type { RunQueues } from "./_run_queues.ts";
 import type { RunState, SimCpu, SimTask } from "./_state.ts";
+import type { StepOffers } from "./_step_offers.ts";
 import {
   STEP_BALANCE,
   STEP_DISPATCH,
@@ -147,6 +148,32 @@ export class Scheduler {
     }
     this.#execute(cpu, task, record);
     kernel.running = null;
+  }
+
+  /**
+   * What the next step of `cpu` would meet, without taking it: the same
+   * conditions `step` tests, read only.
+   *
+   * @param cpu The CPU.
+   * @param out Where to write.
+   */
+  offers(cpu: SimCpu, out: StepOffers): void {
+    const task = cpu.current;
+    out.running = task !== null;
+    out.queued = cpu.queue.length;
+    out.tickAsked = task !== null && cpu.ran && this.#timer && !cpu.tickDue;
+    out.irqEnabled = cpu.irqEnabled;
+    out.pendingTick = cpu.pendingTick;
+    out.needResched = cpu.needResched;
+    out.preemptCount = task?.preemptCount ?? 0;
+    out.balance = 0;
+    out.newidle = 0;
+    if (out.tickAsked && cpu.irqEnabled && this.#balancing) {
+      const candidates = this.#queues.candidates(cpu, "busiest", null);
+      if (this.#queues.busiestLoad - cpu.load >= 1) out.balance = candidates;
+    } else if (task === null && cpu.queue.length === 0 && this.#cpus.length > 1) {
+      out.newidle = this.#queues.candidates(cpu, this.#stress ? "any" : "busiest", null);
+    }
   }
 
   #askTick(cpu: SimCpu, task: SimTask): boolean {

@@ -57,6 +57,11 @@ export class StepRecord {
   writeSize = 0;
   /** The instruction wrote a system register (a per-CPU register of this CPU). */
   wroteSysreg = false;
+  /**
+   * The instruction copied this CPU's per-CPU register into a task register
+   * (`mrs`, `mv a0, gp`, …): what it got depends on the CPU it ran on.
+   */
+  readPercpuReg = false;
   /** `queuesRead[c]` is 1 when the step's scheduling read CPU `c`'s run queue. */
   readonly queuesRead: Uint8Array;
   /** `queuesWritten[c]` is 1 when the step changed CPU `c`'s run queue. */
@@ -89,6 +94,7 @@ export class StepRecord {
     this.writeAddress = -1;
     this.writeSize = 0;
     this.wroteSysreg = false;
+    this.readPercpuReg = false;
     this.queuesRead.fill(0);
     this.queuesWritten.fill(0);
     this.events = 0;

@@ -26,7 +26,8 @@
 import type { Percpu } from "../../lib/percpu.ts";
 import type { CorePort } from "../../lib/_port.ts";
 import { checkInteger } from "../../lib/_check.ts";
-import { setKernelGuardIf } from "../../lib/guards.ts";
+import { type KernelGuardIf, setKernelGuardIf } from "../../lib/guards.ts";
+import { active, installed, reinstall } from "../../lib/_guard_if.ts";
 import { SimulationError } from "../errors.ts";
 import { optionsError } from "../_safe.ts";
 import type { SimEvent } from "../trace/trace.ts";
@@ -86,6 +87,8 @@ export class Machine {
   readonly #state: RunState;
   readonly #cpus: readonly SimCpu[];
   readonly #kernel: Kernel;
+  /** The kernel's guard hooks, checked and bound once (see `#swapIn`). */
+  readonly #kernelHooks: KernelGuardIf;
   readonly #queues: RunQueues;
   readonly #programs: ProgramCache;
   readonly #executor: Executor;
@@ -93,6 +96,12 @@ export class Machine {
   readonly #scheduler: Scheduler;
   readonly #host: TaskHost;
   #areas: AreaSpan & { readonly base: number };
+  /**
+   * Under `sp-naive`, the `.data` globals as the machine booted. The crate's
+   * naive `init()` leaves them alone, so `reset` loads them again, as a
+   * fresh boot loads `.data`: every run starts from the same values.
+   */
+  #globals: Uint8Array | null = null;
   #bootEpoch = 0;
   /** `run()` or a port step is under way. */
   #active = false;
@@ -130,6 +139,10 @@ export class Machine {
     this.#handles = coreHandles(port);
     this.#current = new CurrentContext(this.#handles);
     this.#kernel = new Kernel(state);
+    const [outerIf, outerHooks] = [installed(), active()];
+    setKernelGuardIf(this.#kernel);
+    this.#kernelHooks = active()!;
+    reinstall(outerIf, outerHooks);
     this.#queues = new RunQueues(state, this.#cpus);
     this.#programs = new ProgramCache(port, percpu.pointerBytes);
     this.#executor = new Executor(percpu, this.#handles, this.#current, state, this.#kernel);
@@ -161,6 +174,10 @@ export class Machine {
       resolved.decisions,
     );
     this.#areas = this.#boot(null);
+    if (this.percpu.hasFeature("sp-naive")) {
+      const { region, first, end } = this.#areas;
+      this.#globals = region.u8.slice(first, end);
+    }
     this.#openPort();
   }
 
@@ -171,11 +188,21 @@ export class Machine {
     openMachinePort(this, {
       step: (cpu, record) => this.#stepOne(cpu, record),
       endCycle: (record) => this.#scheduler.endCycle(record),
+      offers: (cpu, out) => this.#scheduler.offers(this.#cpus[cpu], out),
       get cycle(): number {
         return state.cycle;
       },
       get live(): number {
         return state.live;
+      },
+      get tasks(): number {
+        return state.tasks.length;
+      },
+      get sleeping(): number {
+        return state.sleepers.length;
+      },
+      get issues(): number {
+        return state.wrongCpuAccesses + state.misuses.length + state.failures.length;
       },
       stats: () => this.#stats(),
       snapshot: () => snapshotOf(state, this.#cpus),
@@ -245,6 +272,7 @@ export class Machine {
       }
     }
     this.#areas = this.#boot(this.#areas);
+    if (this.#globals !== null) this.#areas.region.u8.set(this.#globals, this.#areas.first);
   }
 
   /**
@@ -320,7 +348,9 @@ export class Machine {
     const cpus = this.#cpus;
     const maxCycles = this.#maxCycles;
     const epoch = this.#handles.epoch;
-    const previous = setKernelGuardIf(this.#kernel);
+    const previous = installed();
+    const previousHooks = active();
+    reinstall(this.#kernel, this.#kernelHooks);
     const outside = port.context;
     this.#current.forget();
     this.#active = true;
@@ -337,7 +367,7 @@ export class Machine {
     } finally {
       this.#active = false;
       this.#kernel.running = null;
-      setKernelGuardIf(previous);
+      reinstall(previous, previousHooks);
       port.context = outside;
     }
     return this.#stats();
@@ -348,7 +378,10 @@ export class Machine {
     checkInteger(cpu, "step: cpu", 0, this.cpus - 1);
     this.#enter("step");
     const port = this.#port;
-    const previous = setKernelGuardIf(this.#kernel);
+    // Installed without checking or binding again: this runs at every step.
+    const previous = installed();
+    const previousHooks = active();
+    reinstall(this.#kernel, this.#kernelHooks);
     const outside = port.context;
     this.#current.forget();
     this.#active = true;
@@ -358,7 +391,7 @@ export class Machine {
     } finally {
       this.#active = false;
       this.#kernel.running = null;
-      setKernelGuardIf(previous);
+      reinstall(previous, previousHooks);
       port.context = outside;
     }
   }

@@ -7,7 +7,20 @@
 
 import type { ExploreTest } from "../explore/explore.ts";
 import { buildScenario, type Scenario } from "./scenario.ts";
-import { type ResolvedSimOptions, resolveSimOptions, type SimOptions } from "./sim_options.ts";
+import { checkOptions } from "../../lib/_check.ts";
+import { optionsError } from "../_safe.ts";
+import {
+  type ResolvedSimOptions,
+  resolveSimOptions,
+  SIM_OPTION_KEYS,
+  type SimOptions,
+} from "./sim_options.ts";
+
+/** The sizes an explore test has unless told otherwise. */
+export const EXPLORE_SIZES: { readonly tasks: number; readonly iters: number } = Object.freeze({
+  tasks: 3,
+  iters: 1,
+});
 
 /**
  * The built-in `counter`/`el2-guest` scenario as an explore test: every task
@@ -15,7 +28,10 @@ import { type ResolvedSimOptions, resolveSimOptions, type SimOptions } from "./s
  * the number of increments.
  *
  * @param options The `sim` options (policy, quantum and seed are not used:
- *   the explorer makes every scheduling choice).
+ *   the explorer makes every scheduling choice), except that `tasks` and
+ *   `iters` default to 3 and 1: a space the explorer covers in moments.
+ *   (With 2 tasks on 2 CPUs each task runs alone on its CPU: the Linux-like
+ *   scheduler never preempts or moves one in the middle of an access.)
  * @returns The test.
  * @throws {RangeError} On a bad option, naming it and what it accepts.
  *
@@ -28,7 +44,17 @@ import { type ResolvedSimOptions, resolveSimOptions, type SimOptions } from "./s
  * ```
  */
 export function counterTest(options: SimOptions = {}): ExploreTest {
-  const resolved = resolveSimOptions(options);
+  let resolved: ResolvedSimOptions;
+  try {
+    const given = checkOptions(options, SIM_OPTION_KEYS, "counterTest");
+    resolved = resolveSimOptions({
+      ...given,
+      tasks: given.tasks ?? EXPLORE_SIZES.tasks,
+      iters: given.iters ?? EXPLORE_SIZES.iters,
+    });
+  } catch (error) {
+    throw optionsError("counterTest", error);
+  }
   return scenarioTest(resolved, buildScenario(resolved));
 }
 

@@ -76,7 +76,8 @@ export interface ResolvedSimOptions {
   readonly maxCycles: number;
 }
 
-const KEYS = [
+/** Every option of {@linkcode SimOptions}. */
+export const SIM_OPTION_KEYS: readonly (keyof SimOptions)[] = [
   "arch",
   "features",
   "policy",
@@ -90,7 +91,7 @@ const KEYS = [
   "maxCycles",
   "record",
   "schedule",
-] as const;
+];
 
 /**
  * Fills in and checks simulation options.
@@ -101,7 +102,7 @@ const KEYS = [
  * @throws {RangeError} Naming the first option out of range and what it accepts.
  */
 export function resolveSimOptions(options: SimOptions = {}): ResolvedSimOptions {
-  const given = checkOptions(options, KEYS, "simulation");
+  const given = checkOptions(options, SIM_OPTION_KEYS, "simulation");
   const arch = checkOneOf(given.arch ?? "x86_64", ARCHES, "arch");
   const features = given.features ?? [];
   if (!Array.isArray(features)) {
