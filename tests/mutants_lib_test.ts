@@ -13,6 +13,7 @@ import {
   init,
   initPercpuReg,
   percpuAreaBase,
+  percpuAreaLayoutExpected,
   readPercpuReg,
   struct,
   u32,
@@ -24,6 +25,7 @@ import { detach } from "../lib/_memory.ts";
 import { isDetached } from "../lib/_detached.ts";
 import { PLAIN_VIEW_SLOTS } from "../lib/refs.ts";
 import { portOf } from "../lib/_port.ts";
+import { setKernelGuardIf } from "../lib/guards.ts";
 import { Machine, SimulationError } from "../sched/mod.ts";
 
 Deno.test("archTable(arch) is the table of that arch", () => {
@@ -299,4 +301,189 @@ Deno.test("a system set up again after a Machine was built stops that Machine", 
     assert.match(e.message, /initialised again/);
     return true;
   });
+});
+
+Deno.test("every arch table names the per-CPU register the system reports", () => {
+  assert.deepEqual(
+    Object.fromEntries(ARCHES.map((arch) => [arch, archTable(arch).percpuReg(false)])),
+    {
+      x86_64: "GS_BASE",
+      aarch64: "TPIDR_EL1",
+      riscv64: "gp",
+      riscv32: "gp",
+      loongarch64: "$r21",
+      arm: "TPIDRPRW",
+    },
+  );
+  assert.equal(archTable("aarch64").percpuReg(true), "TPIDR_EL2");
+  for (const arch of ARCHES) {
+    assert.equal(archTable(arch).percpuReg(false), createPercpu({ arch }).percpuReg, arch);
+  }
+});
+
+Deno.test("every instruction of every sequence that sets the register has text", () => {
+  for (const arch of ARCHES) {
+    const table = archTable(arch);
+    const reg = table.percpuReg(false);
+    const insns = table.writeSysreg(reg);
+    assert.ok(insns.length > 0, arch);
+    for (const insn of insns) assert.ok(insn.text.length > 0, `${arch}: ${JSON.stringify(insn)}`);
+  }
+});
+
+Deno.test("messages call a function a function", () => {
+  assert.throws(() => init((() => 2) as never), (e: unknown) => {
+    assert.ok(e instanceof TypeError);
+    assert.match(e.message, /got a function/);
+    return true;
+  });
+});
+
+Deno.test("resetToInit holds a preemption guard exactly when the preempt feature is on", () => {
+  for (const features of [[], ["preempt"]] as const) {
+    const p = createPercpu({ features: [...features] });
+    const X = p.defPercpu("X", u32, 7);
+    p.init(1);
+    p.initPercpuReg(0);
+    X.writeCurrent(9);
+    const calls: string[] = [];
+    setKernelGuardIf({
+      disablePreempt: () => void calls.push("off"),
+      enablePreempt: () => void calls.push("on"),
+    });
+    try {
+      X.resetToInit();
+    } finally {
+      setKernelGuardIf(null);
+    }
+    assert.equal(X.readCurrent(), 7);
+    assert.deepEqual(calls, features.length ? ["off", "on"] : [], `${features}`);
+  }
+});
+
+Deno.test("an array of structs: each element is a live struct view", () => {
+  const p = createPercpu();
+  const A = p.defPercpu("A", array(struct({ a: u8, b: u32 }), 3), [
+    { a: 1, b: 10 },
+    { a: 2, b: 20 },
+    { a: 3, b: 30 },
+  ]);
+  p.init(1);
+  p.initPercpuReg(0);
+  A.withCurrent((ref) => {
+    const view = ref.value as unknown as { a: number; b: number }[];
+    assert.equal(view[1].b, 20);
+    view[2].a = 9;
+  });
+  assert.deepEqual(A.readRemote(0), [{ a: 1, b: 10 }, { a: 2, b: 20 }, { a: 9, b: 30 }]);
+});
+
+Deno.test("a view refuses new properties and symbols, naming them", () => {
+  const length = PLAIN_VIEW_SLOTS + 2;
+  const p = createPercpu();
+  const A = p.defPercpu("A", array(u8, length), new Array(length).fill(0));
+  p.init(1);
+  p.initPercpuReg(0);
+  A.withCurrent((ref) => {
+    const view = ref.value as unknown as Record<PropertyKey, unknown>;
+    const tag = Symbol("tag");
+    assert.throws(() => {
+      view[tag] = 1;
+    }, (e: unknown) => e instanceof TypeError && /Symbol\(tag\)/.test(e.message));
+    assert.throws(
+      () => Object.defineProperty(view, "extra", { value: 1 }),
+      (e: unknown) => e instanceof TypeError && /extra/.test(e.message),
+    );
+  });
+});
+
+Deno.test("after allocPercpu the section is fixed: no more defPercpu", () => {
+  const p = createPercpu();
+  p.defPercpu("X", u32, 1);
+  p.allocPercpu(u32, 5);
+  assert.throws(
+    () => p.defPercpu("Y", u32, 1),
+    /cannot define Y after init\(\) or allocPercpu\(\)/,
+  );
+});
+
+Deno.test("areas moved from own memory to a buffer leave nothing mapped behind", () => {
+  const p = createPercpu({ arch: "aarch64" });
+  const X = p.defPercpu("X", u32, 7);
+  p.init(2);
+  const old = p.percpuAreaBase(1);
+  p.init(2, { buffer: new ArrayBuffer(p.percpuAreaLayoutExpected(2).size) });
+  assert.notEqual(p.percpuAreaBase(1), old);
+  p.writePercpuReg(old);
+  assert.throws(() => X.readCurrent(), FaultError);
+});
+
+Deno.test("attach names itself when the memory is too small", () => {
+  const p = createPercpu();
+  p.defPercpu("X", u32, 7);
+  assert.throws(
+    () => p.attach(2, { buffer: new ArrayBuffer(8) }),
+    (e: unknown) => e instanceof Error && /^attach: need \d+ bytes/.test(e.message),
+  );
+});
+
+Deno.test("the default system's percpuAreaLayoutExpected is the system's", () => {
+  const p = createPercpu();
+  for (const n of [1, 2, 5]) {
+    const got = percpuAreaLayoutExpected(n);
+    assert.equal(typeof got.size, "number");
+    assert.ok(got.size >= n * 64 || got.size === p.percpuAreaLayoutExpected(n).size);
+  }
+  assert.ok(percpuAreaLayoutExpected(4).size > percpuAreaLayoutExpected(2).size);
+});
+
+Deno.test("the sp-naive linker script is its comment and nothing else", () => {
+  assert.equal(
+    createPercpu({ features: ["sp-naive"] }).linkerScript(),
+    "/* sp-naive: per-CPU variables are plain globals in .data/.bss;\n" +
+      "   no .percpu section is needed. */\n",
+  );
+});
+
+Deno.test("dynamic objects move with the areas to new memory", () => {
+  const p = createPercpu({ arch: "aarch64" });
+  p.defPercpu("X", u8, 1);
+  const size = p.percpuAreaLayoutExpected(2).size;
+  p.init(2, { buffer: new ArrayBuffer(size) });
+  const D = p.allocPercpu(u32, 5);
+  D.writeRemote(1, 9);
+  p.init(2, { buffer: new ArrayBuffer(size) });
+  for (let cpu = 0; cpu < 2; cpu++) {
+    p.initPercpuReg(cpu);
+    assert.equal(D.readCurrent(), 5);
+    D.writeCurrent(10 + cpu);
+  }
+  assert.equal(D.readRemote(0), 10);
+  assert.equal(D.readRemote(1), 11);
+});
+
+Deno.test("freed neighbours merge: a wider object fits where two were", () => {
+  const p = createPercpu();
+  p.defPercpu("X", u8, 1);
+  p.init(1);
+  p.initPercpuReg(0);
+  const objects = [0, 1, 2, 3, 4].map(() => p.allocPercpu(u32, 0));
+  const at = objects.map((o) => o.currentPtr());
+  assert.equal(at[2] % 8, 0);
+  // Free two neighbours, the later one first.
+  objects[3].free();
+  objects[2].free();
+  const wide = p.allocPercpu(u64, 0n);
+  assert.equal(wide.currentPtr(), at[2]);
+});
+
+Deno.test("a dynamic object through a register at unmapped memory faults", () => {
+  const p = createPercpu({ arch: "riscv64" });
+  p.defPercpu("X", u8, 1);
+  p.init(2);
+  const D = p.allocPercpu(u32, 5);
+  for (const reg of [0x7000_0000, p.percpuAreaBase(0) + 2]) {
+    p.writePercpuReg(reg);
+    assert.throws(() => D.readCurrent(), FaultError, `register ${reg}`);
+  }
 });
