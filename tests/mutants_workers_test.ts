@@ -5,7 +5,16 @@
 // Workers load their modules from files: run with --allow-read.
 
 import assert from "node:assert/strict";
-import { CpuTaskError, runOnCpus, shareAreas } from "../lib/workers/mod.ts";
+import { createPercpu, FaultError, u32, u64 } from "../mod.ts";
+import {
+  atomicRemote,
+  attachShared,
+  CpuTaskError,
+  defPercpuCounter,
+  runOnCpus,
+  shareAreas,
+} from "../lib/workers/mod.ts";
+import { percpuCounters } from "../lib/workers/percpu_counter.ts";
 import { percpu } from "./fixtures/failing_task.ts";
 
 const TASK = new URL("./fixtures/failing_task.ts", import.meta.url);
@@ -42,4 +51,45 @@ Deno.test("aborting runOnCpus mid-run rejects with the reason", async () => {
   } finally {
     clearTimeout(timer);
   }
+});
+
+Deno.test("runOnCpus: a module without the named system says so", async () => {
+  const shared = shareAreas(percpu, 1);
+  const [outcome] = await runOnCpus({ module: TASK, shared, task: "fails", system: "MARK" });
+  assert.ok(!outcome.ok);
+  assert.match(outcome.error.message, /does not export its per-CPU system as "MARK"/);
+});
+
+Deno.test("attachShared names a dynamic variable the creator lacks", () => {
+  const make = (dynamic: boolean) => {
+    const p = createPercpu();
+    p.defPercpu("X", u32, 0);
+    if (dynamic) p.allocPercpu(u32, 1);
+    return p;
+  };
+  const shared = shareAreas(make(false), 2);
+  assert.throws(() => attachShared(make(true), shared, 0), /dynamic variable/);
+});
+
+Deno.test("every counter of a system is registered, in order", () => {
+  const p = createPercpu();
+  const a = defPercpuCounter(p, "A");
+  const b = defPercpuCounter(p, "B");
+  const c = defPercpuCounter(p, "C");
+  assert.deepEqual(percpuCounters(p), [a, b, c]);
+});
+
+Deno.test("atomicRemote faults on a CPU whose memory shrank away, not before", () => {
+  const p = createPercpu({ arch: "aarch64" });
+  const X = p.defPercpu("X", u64, 5n);
+  const size = p.percpuAreaLayoutExpected(2).size;
+  const buffer = new ArrayBuffer(size, { maxByteLength: size });
+  p.init(2, { buffer });
+  const cells = atomicRemote(p, X);
+  const end = X.remotePtr(1) - p.percpuAreaBase(0) + 8;
+  // Cut the last 4 bytes of CPU 1's X.
+  buffer.resize(end - 4);
+  assert.equal(cells.load(0), 5n);
+  assert.throws(() => cells.load(1), FaultError);
+  assert.throws(() => cells.store(1, 1n), FaultError);
 });
