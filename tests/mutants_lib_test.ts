@@ -26,6 +26,7 @@ import { isDetached } from "../lib/_detached.ts";
 import { PLAIN_VIEW_SLOTS } from "../lib/refs.ts";
 import { portOf } from "../lib/_port.ts";
 import { setKernelGuardIf } from "../lib/guards.ts";
+import { attachShared, shareAreas } from "../lib/workers/mod.ts";
 import { Machine, SimulationError } from "../sched/mod.ts";
 
 Deno.test("archTable(arch) is the table of that arch", () => {
@@ -486,4 +487,20 @@ Deno.test("a dynamic object through a register at unmapped memory faults", () =>
     p.writePercpuReg(reg);
     assert.throws(() => D.readCurrent(), FaultError, `register ${reg}`);
   }
+});
+
+Deno.test("a system attached to shared areas shares the creator's dynamic objects", () => {
+  const make = () => {
+    const p = createPercpu();
+    p.defPercpu("X", u8, 1);
+    return { p, D: p.allocPercpu(u32, 5) };
+  };
+  const creator = make();
+  const shared = shareAreas(creator.p, 2);
+  creator.D.writeRemote(1, 42);
+  const other = make();
+  attachShared(other.p, shared, 0);
+  assert.equal(other.D.readRemote(1), 42);
+  other.D.writeRemote(0, 7);
+  assert.equal(creator.D.readRemote(0), 7);
 });
