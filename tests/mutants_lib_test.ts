@@ -25,7 +25,7 @@ import { detach } from "../lib/_memory.ts";
 import { isDetached } from "../lib/_detached.ts";
 import { PLAIN_VIEW_SLOTS } from "../lib/refs.ts";
 import { portOf } from "../lib/_port.ts";
-import { setKernelGuardIf } from "../lib/guards.ts";
+import { NoPreemptIrqSave, setKernelGuardIf } from "../lib/guards.ts";
 import { attachShared, shareAreas } from "../lib/workers/mod.ts";
 import { Machine, SimulationError } from "../sched/mod.ts";
 
@@ -503,4 +503,31 @@ Deno.test("a system attached to shared areas shares the creator's dynamic object
   assert.equal(other.D.readRemote(1), 42);
   other.D.writeRemote(0, 7);
   assert.equal(creator.D.readRemote(0), 7);
+});
+
+Deno.test("NoPreemptIrqSave: both release steps throwing are reported under its name", () => {
+  const restore = new Error("restore failed");
+  const enable = new Error("enable failed");
+  setKernelGuardIf({
+    disablePreempt: () => {},
+    enablePreempt: () => {
+      throw enable;
+    },
+    localIrqSaveAndDisable: () => 1,
+    localIrqRestore: () => {
+      throw restore;
+    },
+  });
+  try {
+    const guard = new NoPreemptIrqSave();
+    assert.throws(() => guard.release(), (e: unknown) => {
+      assert.match((e as Error).message, /^NoPreemptIrqSave: releasing the guard threw/);
+      const both = e as { error: unknown; suppressed: unknown };
+      assert.equal(both.error, enable);
+      assert.equal(both.suppressed, restore);
+      return true;
+    });
+  } finally {
+    setKernelGuardIf(null);
+  }
 });
