@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { createPercpu, u32, u64 } from "../mod.ts";
-import { type Decisions, Machine } from "../sched/mod.ts";
+import { type Decisions, Machine, type TaskContext } from "../sched/mod.ts";
 import { BALANCE_TICKS, SeededPolicy } from "../sched/runtime/decisions.ts";
 import { machinePort } from "../sched/runtime/_port.ts";
 
@@ -171,6 +171,7 @@ Deno.test("reset starts over: no tasks, cycle 0, areas from the template", () =>
   assert.equal(port.cycle, 0);
   assert.equal(port.live, 0);
   assert.equal(x.readRemote(0), 7);
+  assert.deepEqual(port.stats().failures, []);
   assert.equal(machine.run().instructions, 0);
 });
 
@@ -184,4 +185,75 @@ Deno.test("Machine: too many CPUs blames the system only when the system is the 
   });
   const naive = createPercpu({ features: ["sp-naive"] });
   assert.throws(() => new Machine({ percpu: naive, cpus: 2 }), /this system has at most 1 CPU\)/);
+});
+
+Deno.test("a step made earlier can be yielded later; another machine's step is refused", () => {
+  const percpu = createPercpu();
+  const x = percpu.defPercpu("X", u32, 1);
+  const y = percpu.defPercpu("Y", u32, 2);
+  const machine = new Machine({ percpu, cpus: 1 });
+  const seen: number[] = [];
+  machine.spawn(function* (ctx) {
+    const first = ctx.read(x);
+    const second = ctx.read(y);
+    seen.push(yield* first, yield* second);
+  });
+  assert.deepEqual(machine.run().failures, []);
+  assert.deepEqual(seen, [1, 2]);
+
+  const other = new Machine({ percpu, cpus: 1 });
+  let foreign: ReturnType<TaskContext["read"]> | null = null;
+  other.spawn(function* (ctx) {
+    foreign = ctx.read(x);
+    yield;
+  });
+  other.run();
+  const third = new Machine({ percpu, cpus: 1 });
+  third.spawn(function* () {
+    yield* foreign!;
+  }, { name: "thief" });
+  const stats = third.run();
+  assert.match(stats.failures[0].message, /thief yielded an operation of another machine/);
+});
+
+Deno.test("stop reasons, task names, and a fresh run after reset", () => {
+  const percpu = createPercpu();
+  const x = percpu.defPercpu("X", u32, 0);
+  const machine = new Machine({ percpu, cpus: 1, maxCycles: 5, record: true });
+  machine.spawn(function* (ctx) {
+    for (let i = 0; i < 100; i++) yield* ctx.add(x, 1);
+  }, { name: "busy" });
+  machine.spawn(function* () {}, { name: "idle" });
+  assert.deepEqual(machine.taskNames, ["busy", "idle"]);
+  const stats = machine.run();
+  assert.equal(stats.stopReason, "cycle-limit");
+  // Reads are local accesses.
+  const reader = new Machine({ percpu, cpus: 1, record: true });
+  reader.spawn(function* (ctx) {
+    yield* ctx.read(x);
+  });
+  reader.run();
+  const accesses = (reader.events ?? []).filter((e) => e.kind === "access");
+  assert.ok(accesses.length > 0);
+  for (const e of accesses) assert.equal(e.kind === "access" && e.remote, false);
+});
+
+Deno.test("options that are not options: the step and the Machine say what was wrong", () => {
+  const percpu = createPercpu();
+  const x = percpu.defPercpu("X", u32, 0);
+  const machine = new Machine({ percpu, cpus: 1 });
+  let message = "";
+  machine.spawn(function* (ctx) {
+    try {
+      yield* ctx.add(x, 1, { raw: 1 as never });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+  });
+  machine.run();
+  assert.match(message, /^add: raw must be a boolean/);
+  assert.throws(
+    () => new Machine({ percpu: {} as never }),
+    /^TypeError: Machine: percpu must be a per-CPU system made by createPercpu/,
+  );
 });
