@@ -325,7 +325,9 @@ function strykerConfig(
     allowEmpty: true,
     reporters: ["json", "progress-append-only"],
     jsonReporter: { fileName: report },
-    tempDirName: ".mutants/out/tmp",
+    // One sandbox folder per run: Stryker empties it when done, so two runs
+    // of different groups at once must not share it.
+    tempDirName: `.mutants/out/tmp-${Deno.pid}`,
     cleanTempDir: "always",
     ignorePatterns: [".mutants/out", "bench", "node_modules"],
     logLevel: "info",
@@ -382,7 +384,7 @@ async function main(): Promise<void> {
   );
 
   await Deno.mkdir(`${OUT}/groups`, { recursive: true });
-  const sampleFile = `${OUT}/sample.json`;
+  const sampleFile = `${OUT}/sample-${Deno.pid}.json`;
   const sampleSites: Record<string, Mutant["site"][]> = {};
   for (const s of drawn) (sampleSites[s.file] ??= []).push(s.site);
   await Deno.writeTextFile(

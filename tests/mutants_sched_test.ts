@@ -89,7 +89,10 @@ Deno.test("task-side checks name the task and the access", () => {
   assert.equal(messages.length, 4, messages.join("\n"));
   assert.match(messages[0], /^careless: add/);
   assert.match(messages[1], /^careless: add/);
-  assert.match(messages[2], /^remoteWrite: expected a variable of this machine/);
+  assert.match(
+    messages[2],
+    /^remoteWrite: expected a variable of this machine/,
+  );
   assert.match(messages[3], /^careless: remoteWrite/);
 });
 
@@ -177,14 +180,20 @@ Deno.test("reset starts over: no tasks, cycle 0, areas from the template", () =>
 
 Deno.test("Machine: too many CPUs blames the system only when the system is the limit", () => {
   // The default system takes more CPUs than a machine simulates.
-  assert.throws(() => new Machine({ percpu: createPercpu(), cpus: 65 }), (e: unknown) => {
-    assert.ok(e instanceof RangeError);
-    assert.match(e.message, /from 1 to 64/);
-    assert.doesNotMatch(e.message, /this system has at most/);
-    return true;
-  });
+  assert.throws(
+    () => new Machine({ percpu: createPercpu(), cpus: 65 }),
+    (e: unknown) => {
+      assert.ok(e instanceof RangeError);
+      assert.match(e.message, /from 1 to 64/);
+      assert.doesNotMatch(e.message, /this system has at most/);
+      return true;
+    },
+  );
   const naive = createPercpu({ features: ["sp-naive"] });
-  assert.throws(() => new Machine({ percpu: naive, cpus: 2 }), /this system has at most 1 CPU\)/);
+  assert.throws(
+    () => new Machine({ percpu: naive, cpus: 2 }),
+    /this system has at most 1 CPU\)/,
+  );
 });
 
 Deno.test("a step made earlier can be yielded later; another machine's step is refused", () => {
@@ -213,7 +222,10 @@ Deno.test("a step made earlier can be yielded later; another machine's step is r
     yield* foreign!;
   }, { name: "thief" });
   const stats = third.run();
-  assert.match(stats.failures[0].message, /thief yielded an operation of another machine/);
+  assert.match(
+    stats.failures[0].message,
+    /thief yielded an operation of another machine/,
+  );
 });
 
 Deno.test("stop reasons, task names, and a fresh run after reset", () => {
@@ -235,7 +247,9 @@ Deno.test("stop reasons, task names, and a fresh run after reset", () => {
   reader.run();
   const accesses = (reader.events ?? []).filter((e) => e.kind === "access");
   assert.ok(accesses.length > 0);
-  for (const e of accesses) assert.equal(e.kind === "access" && e.remote, false);
+  for (const e of accesses) {
+    assert.equal(e.kind === "access" && e.remote, false);
+  }
 });
 
 Deno.test("options that are not options: the step and the Machine say what was wrong", () => {
@@ -256,4 +270,21 @@ Deno.test("options that are not options: the step and the Machine say what was w
     () => new Machine({ percpu: {} as never }),
     /^TypeError: Machine: percpu must be a per-CPU system made by createPercpu/,
   );
+});
+
+Deno.test("one closure, raw and guarded: each access runs its own sequence", () => {
+  const percpu = createPercpu({ features: ["preempt"] });
+  const counter = percpu.defPercpu("COUNTER", u64, 0n);
+  const machine = new Machine({ percpu, cpus: 1, record: true });
+  const increment = (v: bigint) => v + 1n;
+  machine.spawn(function* (ctx) {
+    yield* ctx.withCurrent(counter, increment);
+    yield* ctx.withCurrent(counter, increment, { raw: true });
+    yield* ctx.withCurrent(counter, increment);
+  });
+  machine.run();
+  const guards = (machine.events ?? []).filter((e) => e.kind === "guard");
+  // Disabled and enabled again by the two guarded accesses only.
+  assert.equal(guards.length, 4);
+  assert.equal(counter.readRemote(0), 3n);
 });
