@@ -25,9 +25,7 @@ const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const HERE = `${ROOT}/.mutants`;
 const OUT = `${HERE}/out`;
 const CACHE = Deno.env.get("PERCPU_MUTANTS_DIR") ??
-  `${
-    Deno.env.get("XDG_CACHE_HOME") ?? `${Deno.env.get("HOME")}/.cache`
-  }/percpu-mutants`;
+  `${Deno.env.get("XDG_CACHE_HOME") ?? `${Deno.env.get("HOME")}/.cache`}/percpu-mutants`;
 /** What is mutated: every TypeScript file of these trees, minus EXCLUDED. */
 const SCOPE = ["lib", "sched"];
 
@@ -191,9 +189,7 @@ function assign(files: string[], config: GroupsFile): Map<string, string[]> {
     );
     if (owners.length !== 1) {
       problems.push(
-        `${file} is in ${
-          owners.length ? owners.map((g) => g.name).join(" and ") : "no group"
-        }`,
+        `${file} is in ${owners.length ? owners.map((g) => g.name).join(" and ") : "no group"}`,
       );
     } else byGroup.get(owners[0].name)!.push(file);
   }
@@ -302,20 +298,15 @@ function strykerConfig(
   report: string,
 ): unknown {
   return {
-    $schema:
-      `${CACHE}/node_modules/@stryker-mutator/core/schema/stryker-schema.json`,
+    $schema: `${CACHE}/node_modules/@stryker-mutator/core/schema/stryker-schema.json`,
     testRunner: "command",
     commandRunner: {
-      command: `deno test --no-check --allow-all --fail-fast --quiet ${
-        group.tests.join(" ")
-      }`,
+      command: `deno test --no-check --allow-all --fail-fast --quiet ${group.tests.join(" ")}`,
     },
     coverageAnalysis: "off",
     mutate,
     plugins: ["@stryker-mutator/*", `${CACHE}/ignorers.mjs`],
-    ignorers: args.all
-      ? ["percpu-message-text"]
-      : ["percpu-message-text", "percpu-sample"],
+    ignorers: args.all ? ["percpu-message-text"] : ["percpu-message-text", "percpu-sample"],
     concurrency,
     // A slow, shared machine must not turn a survivor into a timeout
     // (which counts as killed): three times the dry run plus 30 s.
@@ -337,9 +328,7 @@ function strykerConfig(
 
 function formatSeconds(seconds: number): string {
   const m = Math.floor(seconds / 60);
-  return m
-    ? `${m} min ${Math.round(seconds % 60)} s`
-    : `${Math.round(seconds)} s`;
+  return m ? `${m} min ${Math.round(seconds % 60)} s` : `${Math.round(seconds)} s`;
 }
 
 async function main(): Promise<void> {
@@ -347,19 +336,13 @@ async function main(): Promise<void> {
   const config: GroupsFile = JSON.parse(
     await Deno.readTextFile(`${HERE}/groups.json`),
   );
-  const unknown = (args.group ?? []).filter((g) =>
-    !config.groups.some((c) => c.name === g)
-  );
+  const unknown = (args.group ?? []).filter((g) => !config.groups.some((c) => c.name === g));
   if (unknown.length) {
     fail(
-      `no group ${unknown.join(", ")}; groups: ${
-        config.groups.map((g) => g.name).join(", ")
-      }`,
+      `no group ${unknown.join(", ")}; groups: ${config.groups.map((g) => g.name).join(", ")}`,
     );
   }
-  const selected = config.groups.filter((g) =>
-    !args.group || args.group.includes(g.name)
-  );
+  const selected = config.groups.filter((g) => !args.group || args.group.includes(g.name));
   const byGroup = assign(await sourceFiles(), config);
   await install();
 
@@ -516,47 +499,33 @@ async function main(): Promise<void> {
     Math.max(1, m - 1);
   const halfWidth = 1.96 *
     Math.sqrt(((1 - f) * spread) / (Math.max(1, m) * mean * mean));
-  const unexpected = [...inSample].filter((k) =>
-    !perSite.has(k) && counted.has(k)
-  );
+  const unexpected = [...inSample].filter((k) => !perSite.has(k) && counted.has(k));
 
   const notes = (await readText(`${HERE}/survivors.md`)) ?? "";
   const unlisted = survivors.filter((s) => !notes.includes(s.split(" ")[0]));
   const seconds = (performance.now() - started) / 1000;
   const summary = [
-    `mutation score: ${
-      (100 * score).toFixed(1)
-    }% (${killed} of ${valid} detected; ` +
+    `mutation score: ${(100 * score).toFixed(1)}% (${killed} of ${valid} detected; ` +
     `95% interval ${(100 * Math.max(0, score - halfWidth)).toFixed(1)}–` +
     `${(100 * Math.min(1, score + halfWidth)).toFixed(1)}%)`,
-    `statuses: ${
-      Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(", ")
-    }`,
+    `statuses: ${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(", ")}`,
     args.all
       ? `no sampling; groups: ${selected.map((g) => g.name).join(", ")}`
       : `sample: seed ${seed}, rate ${rate}%: ${m} sites of ${sites.length}, ${valid} mutants of ` +
-        `${population.mutants.length}; groups: ${
-          selected.map((g) => g.name).join(", ")
-        }`,
+        `${population.mutants.length}; groups: ${selected.map((g) => g.name).join(", ")}`,
     `time: ${formatSeconds(seconds)} this run; ${
       formatSeconds(groupsSeconds)
     } in Stryker over the groups reported`,
-    ...(earlier.length
-      ? [`groups from an earlier run: ${earlier.join(", ")}`]
-      : []),
+    ...(earlier.length ? [`groups from an earlier run: ${earlier.join(", ")}`] : []),
     `report: .mutants/out/mutation.html, .mutants/out/mutation.json`,
-    ...(survivors.length
-      ? ["survivors:", ...survivors.map((s) => `  ${s}`)]
-      : []),
+    ...(survivors.length ? ["survivors:", ...survivors.map((s) => `  ${s}`)] : []),
     ...(unlisted.length
       ? [
         `survivors not in .mutants/survivors.md:`,
         ...unlisted.map((s) => `  ${s}`),
       ]
       : []),
-    ...(unexpected.length && !args.group
-      ? [`sampled sites not run: ${unexpected.length}`]
-      : []),
+    ...(unexpected.length && !args.group ? [`sampled sites not run: ${unexpected.length}`] : []),
   ].join("\n");
   await Deno.writeTextFile(`${OUT}/summary.txt`, summary + "\n");
   console.log(`\n${summary}`);
@@ -593,9 +562,7 @@ if (import.meta.main) {
     const byGroup = assign(await sourceFiles(), config);
     for (const group of config.groups) {
       console.log(
-        `${group.name}: ${byGroup.get(group.name)!.length} files; ${
-          group.tests.join(" ")
-        }`,
+        `${group.name}: ${byGroup.get(group.name)!.length} files; ${group.tests.join(" ")}`,
       );
     }
   } else {

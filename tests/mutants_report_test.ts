@@ -131,9 +131,7 @@ Deno.test("a long run's columns show IRQs off, guards, deferred ticks and failur
     { kind: "fail", cycle: 12_001, cpu: 1, task: 1, message: "boom" },
   ] as SimEvent[], cycles));
   assert.deepEqual(
-    titles(base).filter((t) =>
-      /IRQs disabled|preemption disabled|deferred|kernel reports/.test(t)
-    ),
+    titles(base).filter((t) => /IRQs disabled|preemption disabled|deferred|kernel reports/.test(t)),
     [],
   );
   assert.ok(got.includes("IRQs disabled"), "the IRQs-off span is drawn");
@@ -235,9 +233,7 @@ Deno.test("a legend of many tasks fits in the picture", () => {
   );
   const height = Number(text.match(/<svg[^>]* height="([\d.]+)"/)![1]);
   assert.match(text, /… and 15 more tasks/);
-  const ys = [...text.matchAll(/<text x="[\d.]+" y="([\d.]+)"/g)].map((m) =>
-    Number(m[1])
-  );
+  const ys = [...text.matchAll(/<text x="[\d.]+" y="([\d.]+)"/g)].map((m) => Number(m[1]));
   assert.ok(Math.max(...ys) < height, `${Math.max(...ys)} < ${height}`);
 });
 
