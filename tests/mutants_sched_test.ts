@@ -288,3 +288,42 @@ Deno.test("one closure, raw and guarded: each access runs its own sequence", () 
   assert.equal(guards.length, 4);
   assert.equal(counter.readRemote(0), 3n);
 });
+
+Deno.test("the port: queue epochs move as queues gain tasks; sleepers hash by time left", () => {
+  const percpu = createPercpu();
+  percpu.defPercpu("X", u32, 0);
+  const sleeper = (cycles: number) => {
+    const machine = new Machine({ percpu, cpus: 1, policy: "cooperative" });
+    const port = machinePort(machine);
+    port.reset(policy(1));
+    const before = port.queueEpoch;
+    machine.spawn(function* (ctx) {
+      yield* ctx.sleep(cycles);
+    });
+    assert.notEqual(port.queueEpoch, before);
+    for (let i = 0; i < 3; i++) {
+      port.step(0, null);
+      port.endCycle(null);
+    }
+    return port.stateHash(0);
+  };
+  assert.equal(sleeper(20), sleeper(20));
+  assert.notEqual(sleeper(20), sleeper(30));
+});
+
+Deno.test("the first violation is described: where, who, what", () => {
+  const percpu = createPercpu({ arch: "aarch64" });
+  const counter = percpu.defPercpu("COUNTER", u64, 0n);
+  const machine = new Machine({ percpu, cpus: 2, decisions: new Rotate(), policy: "stress" });
+  for (let t = 0; t < 2; t++) {
+    machine.spawn(function* (ctx) {
+      for (let i = 0; i < 3; i++) yield* ctx.withCurrent(counter, (v) => v + 1n, { raw: true });
+    }, { cpu: t });
+  }
+  const stats = machine.run();
+  assert.ok(stats.wrongCpuAccesses > 0);
+  const first = stats.firstViolation as unknown as Record<string, unknown>;
+  assert.equal(first.kind, "access");
+  assert.equal(typeof first.cycle, "number");
+  assert.equal(typeof first.text, "string");
+});
