@@ -531,3 +531,13 @@ Deno.test("NoPreemptIrqSave: both release steps throwing are reported under its 
     setKernelGuardIf(null);
   }
 });
+
+Deno.test("a register left on areas that attach moved says attach moved them", () => {
+  const p = createPercpu({ arch: "aarch64" });
+  const X = p.defPercpu("X", u32, 7);
+  const size = p.percpuAreaLayoutExpected(2).size;
+  p.init(2, { buffer: new ArrayBuffer(size) });
+  p.initPercpuReg(1);
+  p.attach(2, { buffer: new ArrayBuffer(size) });
+  assert.throws(() => X.readCurrent(), /\(attach set the per-CPU areas up again elsewhere\)/);
+});
