@@ -327,3 +327,17 @@ Deno.test("the first violation is described: where, who, what", () => {
   assert.equal(typeof first.cycle, "number");
   assert.equal(typeof first.text, "string");
 });
+
+Deno.test("stress: an idle CPU steals from any queue", () => {
+  const percpu = createPercpu();
+  const x = percpu.defPercpu("X", u32, 0);
+  const machine = new Machine({ percpu, cpus: 2, policy: "stress", steal: 1, record: true });
+  for (let t = 0; t < 3; t++) {
+    machine.spawn(function* (ctx) {
+      for (let i = 0; i < 3; i++) yield* ctx.add(x, 1);
+    }, { cpu: 0 });
+  }
+  const stats = machine.run();
+  assert.ok(stats.pulls > 0, `${stats.pulls} pulls`);
+  assert.ok((machine.events ?? []).some((e) => e.kind === "dispatch" && e.cpu === 1));
+});
