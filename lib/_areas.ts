@@ -300,10 +300,6 @@ export class Areas {
         if (region === this.#own) this.#own = null;
       }
     }
-    if (this.#own !== null && !mapped.includes(this.#own)) {
-      this.memory.unmap(this.#own, `${what} set the per-CPU areas up again elsewhere`);
-      this.#own = null;
-    }
     this.#mapped = mapped;
     if (bases !== this.#bases) {
       this.#bases = bases;

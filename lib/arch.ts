@@ -52,39 +52,3 @@ export const FEATURES: readonly Feature[] = Object.freeze([
   "non-zero-vma",
   "custom-base",
 ]);
-
-/**
- * Tells whether a value names a supported architecture.
- *
- * @param value Anything.
- * @returns `true` when `value` is one of {@linkcode ARCHES}.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { isArch } from "./arch.ts";
- * assert.equal(isArch("riscv64"), true);
- * assert.equal(isArch("mips"), false);
- * ```
- */
-export function isArch(value: unknown): value is Arch {
-  return typeof value === "string" && (ARCHES as readonly string[]).includes(value);
-}
-
-/**
- * Tells whether a value names a supported feature.
- *
- * @param value Anything.
- * @returns `true` when `value` is one of {@linkcode FEATURES}.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { isFeature } from "./arch.ts";
- * assert.equal(isFeature("preempt"), true);
- * assert.equal(isFeature("std"), false);
- * ```
- */
-export function isFeature(value: unknown): value is Feature {
-  return typeof value === "string" && (FEATURES as readonly string[]).includes(value);
-}

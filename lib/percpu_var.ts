@@ -650,7 +650,9 @@ export class PercpuVariable<T extends Type = Type> implements PercpuVar<T> {
    * @returns The program.
    */
   program(op: AccessOp, options: ProgramOptions = {}): AccessProgram {
-    const key = `${op}|${options.cpu ?? 0}|${options.fn ?? "f"}`;
+    // Options left out and given as their defaults build the same program
+    // twice: rare, and cheaper than normalising options on every call.
+    const key = `${op}|${options.cpu}|${options.fn}`;
     let program = this.#programs.get(key);
     if (!program) {
       const host = this.#host;

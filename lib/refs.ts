@@ -313,8 +313,8 @@ function slotsOf(type: Type, pointerBytes: 4 | 8): Slots {
       codec: (i) => codecs[i],
       offset: (i) => offsets[names[i]],
       path: (label, i) => `${label}.${names[i]}`,
-      accepted: () =>
-        `the fields are ${names.slice(0, 20).join(", ")}${names.length > 20 ? ", …" : ""}`,
+      // Only a Proxy view asks, and it has more than PLAIN_VIEW_SLOTS fields.
+      accepted: () => `the fields are ${names.slice(0, 20).join(", ")}, …`,
     };
   } else {
     throw new TypeError(`a ${type.kind} value has no fields`);

@@ -67,7 +67,7 @@ export function decodeProgram(
     return Object.freeze({
       insn,
       codec,
-      size: insn.op === Op.LoadPair || insn.op === Op.StorePair ? 8 : codec?.size ?? 0,
+      size: codec?.size ?? 0,
       what: insn.op === Op.CallFn ? `${insn.text} (returned value)` : insn.text,
     });
   }));

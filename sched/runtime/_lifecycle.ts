@@ -85,7 +85,7 @@ function checkGenerator(name: string, value: unknown): Iterator<unknown, unknown
       const it = value as Record<string | symbol, unknown>;
       async = typeof it[Symbol.asyncIterator] === "function" || typeof it.then === "function" ||
         tagOf(value) === "[object AsyncGenerator]";
-      ok = !async && typeof it.next === "function" && typeof it.throw === "function" &&
+      ok = typeof it.next === "function" && typeof it.throw === "function" &&
         typeof it.return === "function";
     }
   } catch {
@@ -256,23 +256,16 @@ export class Lifecycle {
         this.start(task, request);
         return true;
       }
+      // WORK and YIELD are the only work and yield requests, matched above:
+      // any other scheduling request is a sleep.
       if (ControlRequest.is(request)) {
-        switch (request.kind) {
-          case "work":
-            this.start(task, this.#work);
-            return true;
-          case "yield":
-            this.#yield(cpu, task, record);
-            return false;
-          case "sleep":
-            this.#kernel.switchOut(cpu, task, "sleep");
-            this.#state.trace.leave("sleep", this.#state.cycle, cpu.id, task.id);
-            task.state = "sleeping";
-            task.wakeAt = this.#state.cycle + request.cycles;
-            this.#state.sleepers.push(task);
-            if (record !== null) record.events |= STEP_SLEEP;
-            return false;
-        }
+        this.#kernel.switchOut(cpu, task, "sleep");
+        this.#state.trace.leave("sleep", this.#state.cycle, cpu.id, task.id);
+        task.state = "sleeping";
+        task.wakeAt = this.#state.cycle + request.cycles;
+        this.#state.sleepers.push(task);
+        if (record !== null) record.events |= STEP_SLEEP;
+        return false;
       }
       const error = new SimulationError(
         "InvalidRequest",
