@@ -20,6 +20,7 @@
 
 import { checkInteger, checkOptions } from "../_check.ts";
 import { isRevokedProxy, valueText } from "../_describe.ts";
+import { absoluteModuleUrl, workerEntry } from "./_worker_entry.ts";
 import { PercpuError } from "../errors.ts";
 import type { CpuWorkerReply, CpuWorkerRequest } from "./_cpu_worker.ts";
 import type { SharedAreas } from "./shared_areas.ts";
@@ -126,36 +127,6 @@ const WORKER_URL = new URL("./_cpu_worker.ts", import.meta.url);
 const OPTION_KEYS = ["module", "shared", "task", "system", "workers", "args", "signal"];
 
 /**
- * A Worker entry that imports `_cpu_worker.ts` and the task module
- * statically, in that order (so that `_cpu_worker.ts` is evaluated first
- * and can watch for the task ending its Worker), and serves the request
- * with the task module's exports.
- */
-function entryFor(module: string): string {
-  const source = `import { serveCpuTask } from ${JSON.stringify(WORKER_URL.href)};
-import * as task from ${JSON.stringify(module)};
-serveCpuTask(task);
-`;
-  return `data:text/javascript,${encodeURIComponent(source)}`;
-}
-
-function moduleUrl(module: unknown): string {
-  if (!isRevokedProxy(module) && module instanceof URL) return module.href;
-  if (typeof module === "string") {
-    try {
-      return new URL(module).href;
-    } catch {
-      // Not absolute: it would resolve against this library, not the caller.
-    }
-  }
-  throw new TypeError(
-    `runOnCpus: module must be an absolute URL such as new URL("../task.ts", import.meta.url), got ${
-      valueText(module)
-    }`,
-  );
-}
-
-/**
  * The one copy of a value every Worker receives: cloning it up front refuses
  * what cannot be sent before any Worker starts, and reads a getter or a
  * Proxy once, so that every CPU gets the same value.
@@ -202,7 +173,7 @@ function checkLoadable(url: URL): void {
 function runOne(
   request: CpuWorkerRequest,
 ): { worker: Worker; outcome: Promise<CpuOutcome<never>> } {
-  const worker = new Worker(entryFor(request.module), {
+  const worker = new Worker(workerEntry(WORKER_URL, "serveCpuTask", request.module), {
     type: "module",
     name: `percpu CPU ${request.cpu}`,
   });
@@ -285,7 +256,7 @@ export async function runOnCpus<T = unknown, A = unknown>(
     throw new TypeError("runOnCpus: options are required: { module, shared, … }");
   }
   const checked = checkOptions(options, OPTION_KEYS, "runOnCpus") as RunOnCpusOptions<A>;
-  const module = moduleUrl(checked.module);
+  const module = absoluteModuleUrl(checked.module, "runOnCpus: module", "../task.ts");
   const task = exportName(checked.task, "task", "run");
   const system = exportName(checked.system, "system", "percpu");
   const shared = checked.shared;

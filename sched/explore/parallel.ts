@@ -55,7 +55,7 @@
  */
 
 import { describeSafely } from "../_safe.ts";
-import { isRevokedProxy } from "../../lib/_describe.ts";
+import { absoluteModuleUrl, workerEntry } from "../../lib/workers/_worker_entry.ts";
 import { checkInteger } from "../../lib/_check.ts";
 import { exploreSettings, Progress, smallestViolation, sortViolations } from "./_explorer.ts";
 import { smaller } from "./_search.ts";
@@ -84,31 +84,6 @@ export type ParallelOptions = ExploreOptions & {
 };
 
 const WORKER_URL = new URL("./_parallel_worker.ts", import.meta.url);
-
-/** The entry of each Worker: this library's Worker side, then the test's module. */
-function entryFor(module: string): string {
-  const source = `import { serveExplore } from ${JSON.stringify(WORKER_URL.href)};
-import * as test from ${JSON.stringify(module)};
-serveExplore(test);
-`;
-  return `data:text/javascript,${encodeURIComponent(source)}`;
-}
-
-function moduleUrl(module: unknown): string {
-  if (!isRevokedProxy(module) && module instanceof URL) return module.href;
-  if (typeof module === "string") {
-    try {
-      return new URL(module).href;
-    } catch {
-      // Not absolute: it would resolve against this library, not the caller.
-    }
-  }
-  throw new TypeError(
-    `checkDfsParallel: source.module must be an absolute URL such as new URL("./my_test.ts", import.meta.url), got ${
-      describeSafely(module)
-    }`,
-  );
-}
 
 /** Fails fast, with the fix in the message, where every Worker would fail to load the module. */
 function checkLoadable(url: URL): void {
@@ -141,7 +116,7 @@ class ExploreWorker {
   failed: string | null = null;
 
   constructor(readonly id: number, module: string) {
-    this.#worker = new Worker(entryFor(module), {
+    this.#worker = new Worker(workerEntry(WORKER_URL, "serveExplore", module), {
       type: "module",
       name: `percpu explorer ${id}`,
     });
@@ -248,7 +223,7 @@ export async function checkDfsParallel(
   let workersOption: unknown;
   let rest: ExploreOptions;
   try {
-    module = moduleUrl(source.module);
+    module = absoluteModuleUrl(source.module, "checkDfsParallel: source.module", "./my_test.ts");
     exportName = source.export;
     args = structuredClone(source.args);
     if (typeof options !== "object" || options === null) {
